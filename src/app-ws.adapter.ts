@@ -1,0 +1,15 @@
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
+
+/**
+ * Nest's WsAdapter parses every incoming frame for @SubscribeMessage dispatch. Our gateways read
+ * their sockets themselves, so for a gateway without handlers the framework pipeline is skipped:
+ * otherwise each Twilio media frame would be JSON-parsed twice.
+ */
+export class AppWsAdapter extends WsAdapter {
+  override bindMessageHandlers(client: any, handlers: MessageMappingProperties[], transform: (data: any) => Observable<any>): void {
+    if (handlers.length === 0) return;
+    super.bindMessageHandlers(client, handlers, transform);
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { AppController } from './app.controller';
+import { CallGatewayModule } from './call-gateway/call-gateway.module';
+import { CleanupModule } from './cleanup/cleanup.module';
+import { AppConfigModule } from './config/config.module';
+import { HealthModule } from './health/health.module';
+import { LogsGatewayModule } from './logs-gateway/logs-gateway.module';
+import { OpenAIModule } from './openai/openai.module';
+import { ToolsModule } from './tools/tools.module';
+import { TwimlModule } from './twiml/twiml.module';
+
+@Module({
+  imports: [AppConfigModule, OpenAIModule, ToolsModule, CallGatewayModule, TwimlModule, LogsGatewayModule, HealthModule, CleanupModule],
+  controllers: [AppController],
+})
+export class AppModule {}

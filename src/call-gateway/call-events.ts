@@ -1,0 +1,66 @@
+import { Injectable, Logger } from '@nestjs/common';
+
+/** Why a call ended. */
+export type CallEndReason =
+  | 'caller-hung-up' // Twilio `stop`
+  | 'twilio-disconnected' // the media socket closed without `stop`
+  | 'agent-ended' // the model called end_call
+  | 'model-unavailable' // the Realtime socket could not open or closed mid-call
+  | 'media-timeout'
+  | 'max-duration'
+  | 'backpressure'
+  | 'protocol-error'
+  | 'operator'
+  | 'shutdown';
+
+export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed';
+
+/**
+ * What happens in a call, in our own stable vocabulary (not raw OpenAI event names).
+ * Published on the CallEventBus; the logs gateway, metrics and history read them.
+ * Never published per audio frame.
+ */
+export type CallEventBody =
+  | { type: 'call.started'; streamSid: string; from: string | null; to: string | null; direction: string | null; startedAt: string }
+  | { type: 'call.ended'; reason: CallEndReason; durationMs: number; framesIn: number; framesOut: number; badFrames: number }
+  | { type: 'model.status'; status: ModelStatus; connectMs?: number; detail?: string }
+  | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
+  | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
+  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number }
+  | { type: 'function_call.started'; callId: string; name: string; arguments: string }
+  | { type: 'function_call.finished'; callId: string; name: string; output: string; durationMs: number; error?: string }
+  | { type: 'dtmf'; digit: string }
+  | { type: 'usage'; responseId: string; status: string; usage: unknown }
+  | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string };
+
+export type CallEvent = CallEventBody & { callSid: string; ts: string };
+
+export type CallEventListener = (event: CallEvent) => void;
+
+/** In-process publish/subscribe for call events. Synchronous; a throwing listener is logged and skipped. */
+@Injectable()
+export class CallEventBus {
+  private readonly logger = new Logger(CallEventBus.name);
+  private readonly listeners = new Set<CallEventListener>();
+
+  subscribe(listener: CallEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  publish(callSid: string, body: CallEventBody): void {
+    if (this.listeners.size === 0) return;
+    const event = { ...body, callSid, ts: new Date().toISOString() } as CallEvent;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.error(`call event listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}

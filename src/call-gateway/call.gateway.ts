@@ -1,0 +1,41 @@
+import { Logger } from '@nestjs/common';
+import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type WebSocket from 'ws';
+import type { WebSocketServer } from 'ws';
+import { CallSessionFactory } from './call-session.factory';
+import { TwilioSignatureService } from './twilio-signature.service';
+
+/** Twilio frames are small (a 20 ms media frame is ~300 bytes of JSON); `start` with parameters a few KB. */
+export const TWILIO_MAX_PAYLOAD = 64 * 1024;
+
+/**
+ * The Twilio Media Streams socket. Each connection gets its own CallSession, which reads the
+ * socket directly: no framework message dispatch on the per-frame hot path.
+ */
+@WebSocketGateway({ path: '/ws/call', maxPayload: TWILIO_MAX_PAYLOAD, perMessageDeflate: false })
+export class CallGateway implements OnGatewayInit<WebSocketServer>, OnGatewayConnection<WebSocket> {
+  protected readonly logger = new Logger('CallGateway');
+
+  constructor(
+    private readonly sessions: CallSessionFactory,
+    private readonly signatures: TwilioSignatureService,
+  ) {}
+
+  afterInit(server: WebSocketServer): void {
+    // ws reads options.verifyClient on every upgrade: reject unsigned upgrades with 403 before they become sockets.
+    server.options.verifyClient = (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      if (this.signatures.verifyUpgrade(info.req)) return done(true);
+      this.logger.warn(`rejected media stream upgrade from ${info.req.socket.remoteAddress}: missing or invalid X-Twilio-Signature`);
+      done(false, 403, 'Forbidden');
+    };
+  }
+
+  handleConnection(client: WebSocket): void {
+    this.sessions.create(client);
+  }
+}
+
+/** The path used by OpenAI's original TypeScript demo, kept so its TwiML keeps working. */
+@WebSocketGateway({ path: '/call', maxPayload: TWILIO_MAX_PAYLOAD, perMessageDeflate: false })
+export class LegacyCallGateway extends CallGateway {}

@@ -1,0 +1,158 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+export const DEFAULT_INSTRUCTIONS =
+  'You are a friendly, concise phone assistant. Speak naturally and briefly, as on a phone call. ' +
+  'If the caller asks about the weather somewhere, use the weather tool. ' +
+  'When the caller says goodbye or wants to end the call, say a short goodbye and then call end_call.';
+
+export const REALTIME_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'] as const;
+
+/**
+ * The whole environment of the server, validated once at start-up.
+ * Property names are the environment variable names so that an error message names the variable.
+ */
+export class AppConfig {
+  @IsOptional() @IsIn(['development', 'production', 'test'])
+  NODE_ENV: string = 'development';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(10)
+  OPENAI_API_KEY?: string;
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @IsUrl({ protocols: ['https', 'http'], require_protocol: true, require_tld: false }, { message: 'PUBLIC_URL must be an absolute https:// URL, e.g. https://example.ngrok.app' })
+  PUBLIC_URL?: string;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT: number = 8081;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'verbose'])
+  LOG_LEVEL: string = 'info';
+
+  @IsUrl({ protocols: ['ws', 'wss'], require_protocol: true, require_tld: false })
+  OPENAI_REALTIME_URL: string = 'wss://api.openai.com/v1/realtime';
+
+  @IsString() @MinLength(1)
+  OPENAI_MODEL: string = 'gpt-realtime';
+
+  @IsIn(REALTIME_VOICES as unknown as string[])
+  OPENAI_VOICE: string = 'marin';
+
+  @IsString() @MinLength(1)
+  AGENT_INSTRUCTIONS: string = DEFAULT_INSTRUCTIONS;
+
+  @IsOptional() @IsString()
+  AGENT_GREETING: string = '';
+
+  @IsString() @MinLength(1)
+  AGENT_FALLBACK_MESSAGE: string = 'Sorry, the assistant is not available right now. Please try again later. Goodbye.';
+
+  @IsString() @MinLength(1)
+  AGENT_BUSY_MESSAGE: string = 'Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye.';
+
+  @IsIn(['server_vad', 'semantic_vad'])
+  TURN_DETECTION: string = 'server_vad';
+
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsNumber() @Min(0) @Max(1)
+  VAD_THRESHOLD: number = 0.5;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(5000)
+  VAD_PREFIX_PADDING_MS: number = 300;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(10000)
+  VAD_SILENCE_DURATION_MS: number = 500;
+
+  @IsString() @MinLength(1)
+  TRANSCRIPTION_MODEL: string = 'gpt-4o-transcribe';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8)
+  TWILIO_AUTH_TOKEN?: string;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(100000)
+  MAX_CONCURRENT_CALLS: number = 100;
+
+  @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  TOOL_TIMEOUT_MS: number = 10000;
+
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  WEATHER_API_URL: string = 'https://api.open-meteo.com/v1/forecast';
+
+  @Transform(toInt) @IsInt() @Min(1000) @Max(600000)
+  PREDIAL_TIMEOUT_MS: number = 15000;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  MEDIA_IDLE_TIMEOUT_S: number = 60;
+
+  @Transform(toInt) @IsInt() @Min(10) @Max(86400)
+  MAX_CALL_DURATION_S: number = 3600;
+
+  @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  SWEEP_INTERVAL_MS: number = 5000;
+
+  /** The stream URL Twilio connects to, derived from PUBLIC_URL. */
+  streamUrl(path = '/ws/call'): string | undefined {
+    if (!this.PUBLIC_URL) return undefined;
+    const url = new URL(this.PUBLIC_URL);
+    url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
+    url.pathname = joinPath(url.pathname, path);
+    url.search = '';
+    return url.toString();
+  }
+
+  /** The public URL of an HTTP path, exactly as Twilio requests (and signs) it. */
+  publicUrl(pathAndQuery: string): string | undefined {
+    if (!this.PUBLIC_URL) return undefined;
+    const base = this.PUBLIC_URL.replace(/\/+$/, '');
+    return base + pathAndQuery;
+  }
+
+  /** Ready to take calls: the variables a call needs are present. */
+  get missingForCalls(): string[] {
+    const missing: string[] = [];
+    if (!this.OPENAI_API_KEY) missing.push('OPENAI_API_KEY');
+    if (!this.PUBLIC_URL) missing.push('PUBLIC_URL');
+    return missing;
+  }
+}
+
+function joinPath(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+export class ConfigValidationError extends Error {}
+
+/** Validates the environment; throws one error naming every bad variable. Values are never echoed (they may be secrets). */
+export function loadAppConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const known = Object.keys(new AppConfig());
+  const input: Record<string, unknown> = {};
+  for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN']) {
+    if (env[key] !== undefined) input[key] = env[key];
+  }
+  const config = plainToInstance(AppConfig, input);
+  const errors = validateSync(config, { forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = errors.map(describe);
+    throw new ConfigValidationError(`Invalid environment (${errors.length} variable${errors.length > 1 ? 's' : ''}):\n  - ${lines.join('\n  - ')}`);
+  }
+  return config;
+}
+
+function describe(error: ValidationError): string {
+  const reasons = Object.values(error.constraints ?? {}).map((m) => m.replace(/^\S+ /, ''));
+  return `${error.property}: ${reasons.join('; ')}`;
+}

@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import type {
+  RealtimeAudioInputTurnDetection,
+  RealtimeFunctionTool,
+  SessionUpdateEvent,
+} from 'openai/resources/realtime/realtime';
+import { AppConfig } from '../config/app-config';
+
+/** What an operator can change about the agent; applies to calls that start after the change. */
+export interface AgentSettings {
+  instructions: string;
+  voice: string;
+  turnDetection: RealtimeAudioInputTurnDetection;
+  /** Names of the tools offered to the model; null = all registered tools. */
+  enabledTools: string[] | null;
+}
+
+/** Holds the agent settings (defaults from the environment) and turns them into a GA `session.update`. */
+@Injectable()
+export class SessionConfigService {
+  private settings: AgentSettings;
+
+  constructor(private readonly config: AppConfig) {
+    this.settings = {
+      instructions: config.AGENT_INSTRUCTIONS,
+      voice: config.OPENAI_VOICE,
+      turnDetection:
+        config.TURN_DETECTION === 'semantic_vad'
+          ? { type: 'semantic_vad', eagerness: 'auto', create_response: true, interrupt_response: true }
+          : {
+              type: 'server_vad',
+              threshold: config.VAD_THRESHOLD,
+              prefix_padding_ms: config.VAD_PREFIX_PADDING_MS,
+              silence_duration_ms: config.VAD_SILENCE_DURATION_MS,
+              create_response: true,
+              interrupt_response: true,
+            },
+      enabledTools: null,
+    };
+  }
+
+  get current(): AgentSettings {
+    return this.settings;
+  }
+
+  update(patch: Partial<AgentSettings>): AgentSettings {
+    this.settings = { ...this.settings, ...patch };
+    return this.settings;
+  }
+
+  /** The `session.update` for a new call: mu-law in and out (Twilio's format, no transcoding), server-side VAD, transcription on. */
+  sessionUpdate(tools: RealtimeFunctionTool[], settings: AgentSettings = this.settings): SessionUpdateEvent {
+    const enabled = settings.enabledTools;
+    return {
+      type: 'session.update',
+      session: {
+        type: 'realtime',
+        model: this.config.OPENAI_MODEL,
+        output_modalities: ['audio'],
+        instructions: settings.instructions,
+        audio: {
+          input: {
+            format: { type: 'audio/pcmu' },
+            turn_detection: settings.turnDetection,
+            transcription: { model: this.config.TRANSCRIPTION_MODEL },
+          },
+          output: { format: { type: 'audio/pcmu' }, voice: settings.voice },
+        },
+        tools: enabled ? tools.filter((t) => t.name && enabled.includes(t.name)) : tools,
+        tool_choice: 'auto',
+      },
+    };
+  }
+}

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import Ajv, { type ValidateFunction } from 'ajv';
+import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
+import { AppConfig } from '../config/app-config';
+import { AGENT_TOOLS, type AgentTool, type ToolContext } from './agent-tool';
+
+export interface ToolResult {
+  /** The `function_call_output.output`: a JSON string, encoded once. */
+  output: string;
+  /** Set when the tool did not succeed (unknown tool, bad arguments, threw, timed out). */
+  error?: string;
+  durationMs: number;
+}
+
+export class ToolTimeoutError extends Error {}
+
+/** Runs the model's function calls. Never throws: every failure becomes a JSON error output for the model. */
+@Injectable()
+export class ToolRegistry {
+  private readonly tools = new Map<string, { tool: AgentTool; validate: ValidateFunction }>();
+  private readonly schemaList: RealtimeFunctionTool[];
+
+  constructor(
+    @Inject(AGENT_TOOLS) tools: AgentTool[],
+    private readonly config: AppConfig,
+  ) {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    for (const tool of tools) {
+      if (this.tools.has(tool.name)) throw new Error(`Two tools are named ${tool.name}`);
+      this.tools.set(tool.name, { tool, validate: ajv.compile(tool.parameters) });
+    }
+    this.schemaList = tools.map((t) => ({ type: 'function', name: t.name, description: t.description, parameters: t.parameters }));
+  }
+
+  /** The tool schemas sent to the model in `session.update`. */
+  schemas(): RealtimeFunctionTool[] {
+    return this.schemaList;
+  }
+
+  async execute(name: string, rawArguments: string, context: Omit<ToolContext, 'signal'> & { signal?: AbortSignal }): Promise<ToolResult> {
+    const started = performance.now();
+    const fail = (error: string): ToolResult => ({
+      output: JSON.stringify({ error }),
+      error,
+      durationMs: Math.round(performance.now() - started),
+    });
+    const entry = this.tools.get(name);
+    if (!entry) return fail(`Unknown tool "${name}"`);
+    let args: unknown;
+    try {
+      args = rawArguments.trim() === '' ? {} : JSON.parse(rawArguments);
+    } catch {
+      return fail(`Arguments are not valid JSON: ${truncate(rawArguments, 200)}`);
+    }
+    if (!entry.validate(args)) {
+      const details = (entry.validate.errors ?? []).map((e) => `${e.instancePath || 'arguments'} ${e.message}`).join('; ');
+      return fail(`Invalid arguments: ${details}`);
+    }
+    const timeout = new AbortController();
+    const signal = context.signal ? AbortSignal.any([context.signal, timeout.signal]) : timeout.signal;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        entry.tool.run(args as Record<string, unknown>, { ...context, signal }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            timeout.abort();
+            reject(new ToolTimeoutError(`Tool "${name}" timed out after ${this.config.TOOL_TIMEOUT_MS} ms`));
+          }, this.config.TOOL_TIMEOUT_MS);
+        }),
+      ]);
+      return { output: JSON.stringify(result ?? null), durationMs: Math.round(performance.now() - started) };
+    } catch (err) {
+      return fail(err instanceof Error ? err.message : String(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,75 @@
+import { Body, Controller, Get, Header, HttpCode, Logger, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { AppConfig } from '../config/app-config';
+import { CallRegistry } from '../call-gateway/call-registry.service';
+import { TwilioSignatureGuard } from './twilio-signature.guard';
+import { TwilioVoiceWebhookDto } from './twilio-webhook.dto';
+import { TwimlService } from './twiml.service';
+
+/** Call outcomes after which the caller should just be hung up on (no apology). */
+const CLEAN_ENDS = new Set(['agent-ended', 'caller-hung-up', 'operator']);
+
+@ApiTags('twilio')
+@Controller('twiml')
+@UseGuards(TwilioSignatureGuard)
+export class TwimlController {
+  private readonly logger = new Logger(TwimlController.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly twiml: TwimlService,
+    private readonly registry: CallRegistry,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @Header('Content-Type', 'text/xml')
+  @ApiOperation({ summary: 'Twilio voice webhook: answers with TwiML that connects the call to the media stream and pre-dials the model' })
+  @ApiConsumes('application/x-www-form-urlencoded')
+  @ApiBody({ type: TwilioVoiceWebhookDto })
+  @ApiProduces('text/xml')
+  @ApiOkResponse({ description: 'TwiML: <Connect><Stream> (or a busy / unavailable message and <Hangup/>)' })
+  @ApiForbiddenResponse({ description: 'TWILIO_AUTH_TOKEN is set and the signature is missing or invalid' })
+  answerPost(@Body() body: TwilioVoiceWebhookDto): string {
+    return this.answer(body);
+  }
+
+  @Get()
+  @Header('Content-Type', 'text/xml')
+  @ApiOperation({ summary: 'Same as POST, for numbers configured with HTTP GET webhooks' })
+  @ApiProduces('text/xml')
+  @ApiOkResponse({ description: 'TwiML' })
+  @ApiForbiddenResponse({ description: 'Invalid signature' })
+  answerGet(@Query() query: TwilioVoiceWebhookDto): string {
+    return this.answer(query);
+  }
+
+  @Post('stream-ended')
+  @HttpCode(200)
+  @Header('Content-Type', 'text/xml')
+  @ApiOperation({ summary: '<Connect action>: Twilio asks what to do when the media stream ends' })
+  @ApiConsumes('application/x-www-form-urlencoded')
+  @ApiBody({ type: TwilioVoiceWebhookDto })
+  @ApiProduces('text/xml')
+  @ApiOkResponse({ description: 'TwiML: <Hangup/> after a clean end, otherwise the spoken apology then <Hangup/>' })
+  streamEnded(@Body() body: TwilioVoiceWebhookDto): string {
+    const outcome = body.CallSid ? this.registry.outcome(body.CallSid) : undefined;
+    if (outcome && CLEAN_ENDS.has(outcome)) return this.twiml.hangUp();
+    return this.twiml.sayAndHangUp(this.config.AGENT_FALLBACK_MESSAGE);
+  }
+
+  private answer(params: TwilioVoiceWebhookDto): string {
+    const missing = this.config.missingForCalls;
+    if (missing.length > 0) {
+      this.logger.error(`cannot take calls: ${missing.join(', ')} not set`);
+      return this.twiml.sayAndHangUp(this.config.AGENT_FALLBACK_MESSAGE);
+    }
+    const callSid = params.CallSid;
+    const admitted = callSid ? this.registry.reserve(callSid) : this.registry.hasCapacity();
+    if (!admitted) {
+      this.logger.warn(`at capacity (${this.registry.capacity} calls): answering ${callSid ?? 'call'} with busy message`);
+      return this.twiml.sayAndHangUp(this.config.AGENT_BUSY_MESSAGE);
+    }
+    return this.twiml.connect({ callSid, from: params.From, to: params.To, direction: params.Direction });
+  }
+}
