@@ -64,8 +64,9 @@ export class ToolRegistry {
         entry.tool.run(args as Record<string, unknown>, { ...context, signal }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            timeout.abort();
+            // Settle the race before aborting: a tool that resolves on abort must not win it.
             reject(new ToolTimeoutError(`Tool "${name}" timed out after ${this.config.TOOL_TIMEOUT_MS} ms`));
+            timeout.abort();
           }, this.config.TOOL_TIMEOUT_MS);
         }),
       ]);

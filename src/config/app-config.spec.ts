@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { loadAppConfig } from './app-config';
+
+describe('loadAppConfig', () => {
+  it('has working defaults', () => {
+    const config = loadAppConfig({});
+    expect(config.PORT).toBe(8081);
+    expect(config.OPENAI_MODEL).toBe('gpt-realtime');
+    expect(config.MAX_CONCURRENT_CALLS).toBe(100);
+    expect(config.missingForCalls).toEqual(['OPENAI_API_KEY', 'PUBLIC_URL']);
+  });
+
+  it('derives the stream URL from PUBLIC_URL', () => {
+    const config = loadAppConfig({ PUBLIC_URL: 'https://abc.example.com/', OPENAI_API_KEY: 'sk-test-1234567890' });
+    expect(config.streamUrl()).toBe('wss://abc.example.com/ws/call');
+    expect(config.publicUrl('/twiml')).toBe('https://abc.example.com/twiml');
+    expect(config.missingForCalls).toEqual([]);
+  });
+
+  it('names every bad variable in one message, without echoing values', () => {
+    let message = '';
+    try {
+      loadAppConfig({ PORT: 'eighty', OPENAI_VOICE: 'robot', PUBLIC_URL: 'not a url', OPENAI_API_KEY: 'short', MAX_CONCURRENT_CALLS: '0' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const name of ['PORT', 'OPENAI_VOICE', 'PUBLIC_URL', 'OPENAI_API_KEY', 'MAX_CONCURRENT_CALLS']) expect(message).toContain(name);
+    expect(message).not.toContain('short');
+    expect(message).toContain('5 variables');
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { loadAppConfig } from '../config/app-config';
+import type { AgentTool } from './agent-tool';
+import { ToolRegistry } from './tool-registry.service';
+
+const tool = (name: string, run: AgentTool['run']): AgentTool => ({
+  name,
+  description: name,
+  parameters: { type: 'object', properties: { n: { type: 'number' } }, required: ['n'], additionalProperties: false },
+  run,
+});
+
+describe('ToolRegistry', () => {
+  const config = loadAppConfig({ TOOL_TIMEOUT_MS: '100' });
+  const context = { callSid: 'CA1', requestHangup: () => {} };
+  const registry = new ToolRegistry(
+    [
+      tool('double', async ({ n }) => ({ result: (n as number) * 2 })),
+      tool('boom', async () => {
+        throw new Error('kaboom');
+      }),
+      tool('slow', (_args, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve('late')))),
+    ],
+    config,
+  );
+
+  it('offers the schemas to the model', () => {
+    expect(registry.schemas().map((s) => s.name)).toEqual(['double', 'boom', 'slow']);
+    expect(registry.schemas()[0]).toMatchObject({ type: 'function', parameters: { required: ['n'] } });
+  });
+
+  it('returns the result encoded once as JSON', async () => {
+    const r = await registry.execute('double', '{"n":21}', context);
+    expect(r.error).toBeUndefined();
+    expect(JSON.parse(r.output)).toEqual({ result: 42 });
+  });
+
+  it.each([
+    ['unknown', '{}', /Unknown tool/],
+    ['double', '{"n":', /not valid JSON/],
+    ['double', '{"n":"x"}', /Invalid arguments.*number/],
+    ['double', '{}', /Invalid arguments.*required/],
+    ['boom', '{"n":1}', /kaboom/],
+    ['slow', '{"n":1}', /timed out after 100 ms/],
+  ])('turns %s(%s) into a JSON error output', async (name, args, pattern) => {
+    const r = await registry.execute(name, args, context);
+    expect(r.error).toMatch(pattern);
+    expect(JSON.parse(r.output).error).toMatch(pattern);
+  });
+});

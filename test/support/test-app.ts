@@ -1,0 +1,85 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module';
+import { setupApp } from '../../src/app.setup';
+import { AppConfig, loadAppConfig } from '../../src/config/app-config';
+import { AGENT_TOOLS, type AgentTool } from '../../src/tools/agent-tool';
+import { TOOL_CLASSES } from '../../src/tools/tools.module';
+
+export const TEST_PUBLIC_URL = 'https://voice.example.test';
+export const TEST_API_KEY = 'sk-test-0123456789abcdef';
+
+export interface TestApp {
+  app: INestApplication;
+  config: AppConfig;
+  /** http://127.0.0.1:PORT */
+  httpUrl: string;
+  /** ws://127.0.0.1:PORT */
+  wsUrl: string;
+  close(): Promise<void>;
+}
+
+/** The real app (every module, real sockets) on an ephemeral port, configured from `env`. */
+export async function startTestApp(env: Record<string, string> = {}, extraTools: AgentTool[] = []): Promise<TestApp> {
+  const config = loadAppConfig({ PUBLIC_URL: TEST_PUBLIC_URL, OPENAI_API_KEY: TEST_API_KEY, ...env });
+  let builder = Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(AppConfig)
+    .useValue(config);
+  if (extraTools.length > 0) {
+    builder = builder.overrideProvider(AGENT_TOOLS).useFactory({ factory: (...tools: AgentTool[]) => [...tools, ...extraTools], inject: TOOL_CLASSES });
+  }
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication({ logger: process.env.TEST_LOGS ? undefined : ['error', 'warn'] });
+  setupApp(app);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  return {
+    app,
+    config,
+    httpUrl: `http://127.0.0.1:${address.port}`,
+    wsUrl: `ws://127.0.0.1:${address.port}`,
+    close: () => app.close(),
+  };
+}
+
+/** Form-encodes Twilio webhook params the way Twilio posts them. */
+export function form(params: Record<string, string>): string {
+  return new URLSearchParams(params).toString();
+}
+
+/** Posts the voice webhook as Twilio does (form-encoded), optionally signed. */
+export async function postTwiml(
+  app: TestApp,
+  params: Record<string, string>,
+  opts: { path?: string; signature?: string } = {},
+): Promise<{ status: number; body: string; contentType: string | null }> {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (opts.signature) headers['x-twilio-signature'] = opts.signature;
+  const res = await fetch(`${app.httpUrl}${opts.path ?? '/twiml'}`, { method: 'POST', headers, body: form(params) });
+  return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') };
+}
+
+let sidCounter = 0;
+/** A Twilio-shaped CallSid (CA + 32 hex), unique per test run. */
+export function callSid(): string {
+  sidCounter++;
+  return 'CA' + (Date.now().toString(16) + sidCounter.toString(16).padStart(8, '0')).padStart(32, '0').slice(-32);
+}
+
+/** Deterministic, distinct mu-law-ish bytes, so reordering or mixing audio shows up in comparisons. */
+export function testAudio(bytes: number, seed: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < bytes; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** Splits audio into chunks of `size` bytes. */
+export function chunks(audio: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < audio.length; i += size) out.push(audio.subarray(i, i + size));
+  return out;
+}
