@@ -150,7 +150,7 @@ export class FakeRealtimeServer {
       return;
     }
     if (this.opts.requireApiKey !== undefined && !this.authorized(req.headers, this.opts.requireApiKey)) {
-      rejectUpgrade(socket, 401, {
+      rejectUnauthorized(socket, {
         error: {
           message: 'Incorrect API key provided.',
           type: 'invalid_request_error',
@@ -186,10 +186,11 @@ export class FakeRealtimeServer {
   }
 }
 
-function rejectUpgrade(socket: Duplex, status: number, body: unknown): void {
+// Answers the upgrade request with a plain HTTP 401, as the real endpoint does for a bad key.
+function rejectUnauthorized(socket: Duplex, body: unknown): void {
   const json = JSON.stringify(body);
   socket.end(
-    `HTTP/1.1 ${status} Unauthorized\r\nContent-Type: application/json\r\n` +
+    'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
   );
 }
@@ -639,12 +640,21 @@ export class FakeRealtimeConnection {
       return this.sendError({ type: 'invalid_request_error', code: 'invalid_value', message: `Invalid 'content_index': ${String(event.content_index)}. The item has no such content part.`, param: 'content_index', event_id: eventId });
     }
     const haveMs = Math.min(record.audioBytes / record.bytesPerMs, record.truncatedMs ?? Infinity);
-    const endMs = event.audio_end_ms;
-    if (typeof endMs !== 'number' || !Number.isInteger(endMs) || endMs < 0 || endMs > haveMs) {
+    const endMs: unknown = event.audio_end_ms;
+    if (typeof endMs !== 'number' || !Number.isInteger(endMs)) {
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'invalid_type',
+        message: `Invalid type for 'audio_end_ms': expected an integer, but got ${JSON.stringify(endMs)} instead.`,
+        param: 'audio_end_ms',
+        event_id: eventId,
+      });
+    }
+    if (endMs < 0 || endMs > haveMs) {
       return this.sendError({
         type: 'invalid_request_error',
         code: 'invalid_value',
-        message: `Invalid 'audio_end_ms': ${String(endMs)}. Audio content of ${haveMs}ms is already shorter than ${String(endMs)}ms.`,
+        message: `Invalid 'audio_end_ms': ${endMs}. Audio content of ${haveMs}ms is already shorter than ${endMs}ms.`,
         param: 'audio_end_ms',
         event_id: eventId,
       });
