@@ -1,20 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FakeRealtimeServer, type FakeRealtimeConnection } from './support/fake-realtime-server';
+import { placeCall } from './support/call-helpers';
+import { FakeRealtimeServer } from './support/fake-realtime-server';
 import { TwilioCallSimulator } from './support/twilio-call-simulator';
-import { callSid, chunks, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
-
-/** Places a call the way Twilio does: webhook, then the media stream; returns both ends. */
-async function placeCall(app: TestApp, fake: FakeRealtimeServer, index = 0): Promise<{ call: TwilioCallSimulator; model: FakeRealtimeConnection; sid: string }> {
-  const sid = callSid();
-  await postTwiml(app, { CallSid: sid, From: '+15551230000', To: '+15559870000', Direction: 'inbound' });
-  const model = await fake.waitForConnection(index);
-  await model.waitFor('session.update');
-  const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, {
-    callSid: sid,
-    customParameters: { callSid: sid, from: '+15551230000', to: '+15559870000', direction: 'inbound' },
-  });
-  return { call, model, sid };
-}
+import { callSid, chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
 
 describe('a call', () => {
   let app: TestApp | undefined;
@@ -192,7 +180,7 @@ describe('a call', () => {
     expect(closed.code).toBe(1011);
     const next = await postTwiml(app, { CallSid: sid }, { path: '/twiml/stream-ended' });
     expect(next.body).toMatch(/<Say>Sorry, the assistant is not available[^<]*<\/Say><Hangup\/>/);
-    const health = await (await fetch(`${app.httpUrl}/health`)).json();
+    const health = await getJson(`${app.httpUrl}/health`);
     expect(health.details.calls.active).toBe(0);
   });
 

@@ -2,7 +2,7 @@ import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeRealtimeServer } from './support/fake-realtime-server';
 import { TwilioCallSimulator } from './support/twilio-call-simulator';
-import { callSid, postTwiml, startTestApp, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp } from './support/test-app';
+import { callSid, getJson, postTwiml, startTestApp, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp } from './support/test-app';
 
 const AUTH_TOKEN = 'twilio-auth-token-for-tests';
 
@@ -78,7 +78,7 @@ describe('voice webhook /twiml', () => {
     const model = await fake.waitForConnection(0);
     const closed = await model.waitForClose(4000);
     expect(closed.code).toBe(1000);
-    const health = await (await fetch(`${app.httpUrl}/health`)).json();
+    const health = await getJson(`${app.httpUrl}/health`);
     expect(health.details.calls).toMatchObject({ active: 0, reserved: 0 });
   });
 
@@ -105,7 +105,7 @@ describe('voice webhook /twiml', () => {
     expect(res.body).toContain('<Hangup/>');
     const health = await fetch(`${app.httpUrl}/health`);
     expect(health.status).toBe(503);
-    expect((await health.json()).error.config.missing).toEqual(['OPENAI_API_KEY']);
+    expect(((await health.json()) as any).error.config.missing).toEqual(['OPENAI_API_KEY']);
   });
 
   describe('with TWILIO_AUTH_TOKEN set', () => {
@@ -163,23 +163,23 @@ describe('HTTP endpoints', () => {
 
   it('serves status, public URL, tools, health and Swagger docs', async () => {
     app = await startTestApp();
-    const status = await (await fetch(`${app.httpUrl}/`)).json();
+    const status = await getJson(`${app.httpUrl}/`);
     expect(status).toMatchObject({ status: 'ok', activeCalls: 0, capacity: 100, missingConfig: [] });
 
-    const urls = await (await fetch(`${app.httpUrl}/public-url`)).json();
+    const urls = await getJson(`${app.httpUrl}/public-url`);
     expect(urls).toEqual({
       publicUrl: TEST_PUBLIC_URL,
       webhookUrl: `${TEST_PUBLIC_URL}/twiml`,
       streamUrl: 'wss://voice.example.test/ws/call',
     });
 
-    const tools = await (await fetch(`${app.httpUrl}/tools`)).json();
+    const tools = await getJson(`${app.httpUrl}/tools`);
     expect(tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords', 'end_call']);
     expect(tools[0]).toMatchObject({ type: 'function', parameters: { type: 'object', required: ['latitude', 'longitude'] } });
 
     const health = await fetch(`${app.httpUrl}/health`);
     expect(health.status).toBe(200);
-    const body = await health.json();
+    const body: any = await health.json();
     expect(body.status).toBe('ok');
     expect(body.details.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100 });
     expect(body.details.heap.status).toBe('up');
@@ -187,7 +187,7 @@ describe('HTTP endpoints', () => {
     const docs = await fetch(`${app.httpUrl}/docs`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('swagger-ui');
-    const spec = await (await fetch(`${app.httpUrl}/docs-json`)).json();
+    const spec = await getJson(`${app.httpUrl}/docs-json`);
     for (const path of ['/', '/public-url', '/twiml', '/twiml/stream-ended', '/tools', '/health']) expect(spec.paths).toHaveProperty([path]);
     expect(spec.paths['/twiml'].post.requestBody.content).toHaveProperty(['application/x-www-form-urlencoded']);
   });

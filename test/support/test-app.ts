@@ -83,3 +83,8 @@ export function chunks(audio: Buffer, size: number): Buffer[] {
   for (let i = 0; i < audio.length; i += size) out.push(audio.subarray(i, i + size));
   return out;
 }
+
+/** GET a JSON endpoint (typed loosely: tests inspect whatever came back). */
+export async function getJson(url: string): Promise<any> {
+  return (await fetch(url)).json();
+}
