@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
@@ -8,6 +9,15 @@ import type { Observable } from 'rxjs';
  * otherwise each Twilio media frame would be JSON-parsed twice.
  */
 export class AppWsAdapter extends WsAdapter {
+  private readonly wsLogger = new Logger('WebSocket');
+
+  /** A client's socket error (oversized frame, reset) is the client's problem: the gateways log it at warn level. */
+  override bindErrorHandler(server: any): any {
+    server.on('connection', (ws: any) => ws.on('error', () => undefined));
+    server.on('error', (err: Error) => this.wsLogger.error(err));
+    return server;
+  }
+
   override bindMessageHandlers(client: any, handlers: MessageMappingProperties[], transform: (data: any) => Observable<any>): void {
     if (handlers.length === 0) return;
     super.bindMessageHandlers(client, handlers, transform);

@@ -37,7 +37,6 @@ export const CloseCode = {
 
 /** Too many invalid frames from one socket means it is not Twilio (or Twilio is broken): hang up. */
 const MAX_BAD_FRAMES = 100;
-const START_TIMEOUT_MS = 10_000;
 /** Sockets buffering more than this are not keeping up with real-time audio. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** If goodbye marks never come back, hang up anyway. */
@@ -96,7 +95,7 @@ export class CallSession {
     socket.on('message', (data: Buffer, isBinary: boolean) => this.onTwilioFrame(data, isBinary));
     socket.on('close', () => this.end('twilio-disconnected'));
     socket.on('error', (err) => this.logger.warn(`Twilio socket error: ${err.message}`));
-    this.startTimer = setTimeout(() => this.protocolError('no start message'), START_TIMEOUT_MS);
+    this.startTimer = setTimeout(() => this.protocolError('no start message'), deps.config.STREAM_START_TIMEOUT_MS);
   }
 
   get isLive(): boolean {

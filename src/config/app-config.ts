@@ -95,10 +95,13 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1000) @Max(600000)
   PREDIAL_TIMEOUT_MS: number = 15000;
 
+  @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  STREAM_START_TIMEOUT_MS: number = 10000;
+
   @Transform(toInt) @IsInt() @Min(1) @Max(86400)
   MEDIA_IDLE_TIMEOUT_S: number = 60;
 
-  @Transform(toInt) @IsInt() @Min(10) @Max(86400)
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400)
   MAX_CALL_DURATION_S: number = 3600;
 
   @Transform(toInt) @IsInt() @Min(100) @Max(600000)
