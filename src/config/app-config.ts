@@ -144,7 +144,8 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
   const known = Object.keys(new AppConfig());
   const input: Record<string, unknown> = {};
   for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN']) {
-    if (env[key] !== undefined) input[key] = env[key];
+    // An empty value means "use the default" (so a copied .env.example works as is).
+    if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
   }
   const config = plainToInstance(AppConfig, input);
   const errors = validateSync(config, { forbidUnknownValues: false });
