@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from './support/fake-realtime-server';
+import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { LogsClient } from './support/logs-client';
-import { TwilioCallSimulator } from './support/twilio-call-simulator';
+import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { callSid, chunks, getJson, startTestApp, testAudio, type TestApp } from './support/test-app';
 
 describe('many calls at once', () => {

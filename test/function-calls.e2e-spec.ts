@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTool } from '../src/tools/agent-tool';
 import { placeCall, type PlacedCall } from './support/call-helpers';
-import { FakeRealtimeServer } from './support/fake-realtime-server';
+import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { startTestApp, type TestApp } from './support/test-app';
 
 const throwingTool: AgentTool = {

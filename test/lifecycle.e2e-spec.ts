@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from './support/fake-realtime-server';
+import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { LogsClient } from './support/logs-client';
 import { getJson, startTestApp, testAudio, type TestApp } from './support/test-app';
 

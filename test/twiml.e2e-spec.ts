@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeRealtimeServer } from './support/fake-realtime-server';
-import { TwilioCallSimulator } from './support/twilio-call-simulator';
+import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { callSid, getJson, postTwiml, startTestApp, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp } from './support/test-app';
 
 const AUTH_TOKEN = 'twilio-auth-token-for-tests';

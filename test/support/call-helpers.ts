@@ -1,6 +1,6 @@
-import type { FakeRealtimeConnection, FakeRealtimeServer } from './fake-realtime-server';
+import type { FakeRealtimeConnection, FakeRealtimeServer } from '../../emulator/fake-realtime-server';
 import { callSid, postTwiml, type TestApp } from './test-app';
-import { TwilioCallSimulator } from './twilio-call-simulator';
+import { TwilioCallSimulator } from '../../emulator/twilio-call-simulator';
 
 export interface PlacedCall {
   call: TwilioCallSimulator;

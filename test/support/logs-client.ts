@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { TestApp } from './test-app';
-import { DEFAULT_WAIT_MS, MessageLog } from './waiters';
+import { DEFAULT_WAIT_MS, MessageLog } from '../../emulator/waiters';
 
 export interface LogEvent {
   v: number;
