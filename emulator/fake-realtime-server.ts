@@ -1,8 +1,9 @@
-// A fake of the OpenAI Realtime API (GA interface) over a real WebSocket server, for end-to-end
-// tests, the offline demo and the benchmark. It answers the protocol on its own where the real
-// service does (session.created/updated, item bookkeeping, truncation checks, cancellation,
-// errors), and exposes scripted model behaviour (speech events, audio and function-call
-// responses) that tests drive explicitly. Event shapes come from the `openai` package's types.
+// The Realtime emulator: a fake of the OpenAI Realtime API (GA interface) over a real WebSocket
+// server, for end-to-end tests, the offline demo and the benchmark. It answers the protocol on
+// its own where the real service does (session.created/updated, item bookkeeping, truncation
+// checks, cancellation, errors), and exposes model behaviour (speech events, audio and
+// function-call responses) that tests drive explicitly, or that a ScriptedVoiceModel
+// (voice-model.ts) drives from the caller's audio. Event shapes come from the `openai` package's types.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +48,11 @@ export interface FakeRealtimeServerOptions {
   handshakeDelayMs?: number;
   /** When set, the upgrade needs `Authorization: Bearer <key>` (or Azure's `api-key: <key>`), else HTTP 401. */
   requireApiKey?: string;
+  /** Called with each accepted connection (after session.created), e.g. to attach a scripted model. */
+  onConnection?: (connection: FakeRealtimeConnection) => void;
+  /** Keep every appended audio chunk and append event (default true). The benchmark turns this
+   * off: hundreds of calls of real-time audio would otherwise pile up in memory. */
+  recordAudio?: boolean;
 }
 
 export interface AudioResponseOptions {
@@ -59,6 +65,11 @@ export interface AudioResponseOptions {
   /** Deltas still sent after a cancellation (by speech_started or response.cancel): the real
    * service has some in flight, and the app must drop them. */
   lateDeltas?: number;
+  /** With `paceMs`: this many chunks go out at once before pacing starts, as the real service
+   * front-loads audio. */
+  prebufferChunks?: number;
+  /** Called right after each chunk's delta is sent (for latency measurements). */
+  onChunkSent?: (index: number, sentAt: number) => void;
 }
 
 // Top-level session fields of the GA interface. Anything else (beta names such as `voice`,
@@ -162,8 +173,10 @@ export class FakeRealtimeServer {
     }
     const accept = (): void => {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        this.connections.push(new FakeRealtimeConnection(ws, req));
+        const connection = new FakeRealtimeConnection(ws, req, this.opts.recordAudio ?? true);
+        this.connections.push(connection);
         this.waiters.notify();
+        this.opts.onConnection?.(connection);
       });
     };
     const delay = this.opts.handshakeDelayMs ?? 0;
@@ -234,10 +247,13 @@ export class FakeRealtimeConnection {
   private active: ActiveResponse | null = null;
   private assistantAudioProduced = false;
   private closeInfo: { code: number; reason: string } | null = null;
+  private appends = 0;
+  private readonly observers = new Set<(event: RealtimeClientEvent) => void>();
 
   constructor(
     private readonly ws: WebSocket,
     req: IncomingMessage,
+    private readonly recordAudio = true,
   ) {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     this.model = url.searchParams.get('model');
@@ -260,12 +276,30 @@ export class FakeRealtimeConnection {
     return this.closeInfo !== null;
   }
 
+  /** A response is in progress (a new response.create would be rejected). */
+  get responding(): boolean {
+    return this.active !== null;
+  }
+
+  /** ms of input audio appended so far (input_audio_buffer's clock, as in speech events). */
+  get inputAudioMs(): number {
+    return this.inputMs();
+  }
+
+  /** Every appended chunk, concatenated (empty when the server does not record audio). */
   appendedAudio(): Buffer {
     return Buffer.concat(this.audioIn);
   }
 
   appendCount(): number {
-    return this.log.items.filter((e) => e.type === 'input_audio_buffer.append').length;
+    return this.appends;
+  }
+
+  /** Calls `listener` with every accepted client event, after the fake has handled it (so its
+   * own answers, such as session.updated or an error, have gone out first). */
+  observe(listener: (event: RealtimeClientEvent) => void): () => void {
+    this.observers.add(listener);
+    return () => this.observers.delete(listener);
   }
 
   /** The first event of `type` (matching `predicate`) not returned by an earlier waitFor. */
@@ -351,8 +385,14 @@ export class FakeRealtimeConnection {
     let transcript = '';
     let late = opts.lateDeltas ?? 0;
     const paceMs = opts.paceMs ?? 0;
+    const prebuffer = Math.max(1, opts.prebufferChunks ?? 1);
+    // Chunks follow a fixed schedule from the start, so late timers do not add up to drift.
+    const startedAt = performance.now();
     for (let i = 0; i < opts.chunks.length; i++) {
-      if (i > 0 && paceMs > 0 && !run.cancelReason) await pause(run, paceMs);
+      if (i >= prebuffer && paceMs > 0 && !run.cancelReason) {
+        const wait = startedAt + (i - prebuffer + 1) * paceMs - performance.now();
+        if (wait > 0) await pause(run, wait);
+      }
       if (this.closed) break;
       if (run.cancelReason) {
         if (late === 0) break;
@@ -366,6 +406,7 @@ export class FakeRealtimeConnection {
       record.audioBytes += chunk.length;
       this.assistantAudioProduced = true;
       this.emit({ type: 'response.output_audio.delta', ...base, delta: chunk.toString('base64') });
+      opts.onChunkSent?.(i, performance.now());
     }
 
     // A cancelled response still closes its item and content part; the item is 'incomplete'.
@@ -452,8 +493,10 @@ export class FakeRealtimeConnection {
       return;
     }
     const clientEvent = event as unknown as RealtimeClientEvent;
-    this.log.push(clientEvent);
+    if (clientEvent.type === 'input_audio_buffer.append') this.appends++;
+    if (this.recordAudio || clientEvent.type !== 'input_audio_buffer.append') this.log.push(clientEvent);
     this.handle(clientEvent);
+    for (const observer of this.observers) observer(clientEvent);
   }
 
   private handle(event: RealtimeClientEvent): void {
@@ -578,10 +621,10 @@ export class FakeRealtimeConnection {
     if (typeof audio !== 'string' || !BASE64.test(audio)) {
       return this.sendError({ type: 'invalid_request_error', code: 'invalid_value', message: "Invalid 'audio'. Expected base64-encoded audio bytes.", param: 'audio', event_id: eventId });
     }
-    const bytes = Buffer.from(audio, 'base64');
-    this.audioIn.push(bytes);
-    this.audioInBytes += bytes.length;
-    this.uncommittedBytes += bytes.length;
+    const bytes = base64Length(audio);
+    if (this.recordAudio) this.audioIn.push(Buffer.from(audio, 'base64'));
+    this.audioInBytes += bytes;
+    this.uncommittedBytes += bytes;
     this.log.notify();
   }
 
@@ -781,6 +824,12 @@ function defaultSession(model: string): FakeSession {
       output: { format: { type: 'audio/pcm', rate: 24000 }, voice: 'marin', speed: 1 },
     },
   };
+}
+
+// Decoded size of valid base64, without decoding it.
+function base64Length(base64: string): number {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+  return (base64.length / 4) * 3 - padding;
 }
 
 function voiceName(voice: RealtimeAudioConfigOutput['voice']): string | undefined {

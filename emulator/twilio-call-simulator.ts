@@ -1,7 +1,8 @@
 // Plays Twilio's side of a bidirectional Media Stream over a real WebSocket client: sends the
 // messages Twilio sends (connected, start, paced media, dtmf, stop) and models Twilio's player,
 // which buffers the app's outbound audio and plays it in real time, echoing marks when playback
-// reaches them. Tests assert on what the caller actually heard, not on what the app sent.
+// reaches them. Tests assert on what the caller actually heard, not on what the app sent; the
+// demo, `npm run simulate` and the benchmark place their calls with it too.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
@@ -19,6 +20,12 @@ export interface TwilioCallOptions {
   sendStart?: boolean;
   /** Echo marks back to the app when played or cleared (default true). */
   echoMarks?: boolean;
+  /** Keep every media message and its audio (default true). Off, the player still plays, marks
+   * and clears work, but `received` holds no media and receivedAudio()/heardAudio() are empty:
+   * the benchmark's hundreds of real-time calls would otherwise pile up in memory. */
+  record?: boolean;
+  /** Called with every valid app message once the player has handled it, and when it arrived. */
+  onMessage?: (message: any, receivedAt: number) => void;
 }
 
 // mu-law 8 kHz: one byte per sample, 8 bytes per millisecond; Twilio sends 20 ms frames.
@@ -29,6 +36,12 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 function sid(prefix: string): string {
   return prefix + randomBytes(16).toString('hex');
+}
+
+// Decoded size of valid base64, without decoding it.
+function base64Length(base64: string): number {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+  return (base64.length / 4) * 3 - padding;
 }
 
 function isRecord(value: unknown): value is Record<string, any> {
@@ -58,6 +71,8 @@ export class TwilioCallSimulator {
   private readonly log = new MessageLog<any>();
   private readonly customParameters: Record<string, string>;
   private readonly echoMarks: boolean;
+  private readonly record: boolean;
+  private readonly onAppMessage: ((message: any, receivedAt: number) => void) | undefined;
   private sequence = 0;
   private chunk = 0;
   private inboundBytes = 0;
@@ -86,6 +101,8 @@ export class TwilioCallSimulator {
     this.accountSid = opts.accountSid ?? sid('AC');
     this.customParameters = opts.customParameters ?? {};
     this.echoMarks = opts.echoMarks ?? true;
+    this.record = opts.record ?? true;
+    this.onAppMessage = opts.onMessage;
     this.received = this.log.items;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', (code, reason) => {
@@ -225,9 +242,16 @@ export class TwilioCallSimulator {
     return Buffer.concat(this.stream).subarray(0, this.playedBytes());
   }
 
+  /** ms of audio queued on the phone and not yet played (0 when the player is idle). */
+  playbackRemainingMs(): number {
+    if (this.endTime !== null) return 0;
+    return (this.queuedEnd - this.playedBytes()) / BYTES_PER_MS;
+  }
+
   // ---- app messages ----
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    const receivedAt = performance.now();
     if (isBinary) {
       this.protocolErrors.push('binary frame (Twilio expects JSON text)');
       return;
@@ -244,39 +268,42 @@ export class TwilioCallSimulator {
       this.protocolErrors.push(`not a JSON object: ${text.slice(0, 80)}`);
       return;
     }
-    this.handle(message);
-    this.log.push(message);
+    const valid = this.handle(message, receivedAt);
+    if (this.record || message.event !== 'media') this.log.push(message);
+    if (valid) this.onAppMessage?.(message, receivedAt);
   }
 
-  private handle(message: Record<string, any>): void {
+  // Plays, queues or clears; false for a message Twilio would reject.
+  private handle(message: Record<string, any>, now: number): boolean {
     const event: unknown = message.event;
     if (event !== 'media' && event !== 'mark' && event !== 'clear') {
       this.protocolErrors.push(event === undefined ? 'message without event' : `unknown event '${String(event)}'`);
-      return;
+      return false;
     }
     if (message.streamSid !== this.streamSid) {
       this.protocolErrors.push(`${event} with streamSid ${String(message.streamSid)}, expected ${this.streamSid}`);
-      return;
+      return false;
     }
-    if (this.endTime !== null) return; // the stream has ended: nothing more is played or echoed
+    if (this.endTime !== null) return true; // the stream has ended: nothing more is played or echoed
     if (event === 'media') {
       const payload: unknown = message.media?.payload;
       if (typeof payload !== 'string' || payload.length === 0 || !BASE64.test(payload)) {
         this.protocolErrors.push('media without a base64 payload');
-        return;
+        return false;
       }
-      this.play(Buffer.from(payload, 'base64'));
+      this.play(this.record ? Buffer.from(payload, 'base64') : base64Length(payload), now);
     } else if (event === 'mark') {
       const name: unknown = message.mark?.name;
       if (typeof name !== 'string' || name.length === 0) {
         this.protocolErrors.push('mark without a name');
-        return;
+        return false;
       }
       this.pendingMarks.push({ name, offset: this.queuedEnd });
-      this.echoDueMarks();
+      this.echoDueMarks(now);
     } else {
-      this.clear();
+      this.clear(now);
     }
+    return true;
   }
 
   // ---- the player ----
@@ -286,9 +313,10 @@ export class TwilioCallSimulator {
     return Math.min(this.queuedEnd, this.anchorBytes + Math.floor(Math.max(0, t - this.anchorTime) * BYTES_PER_MS));
   }
 
-  private play(audio: Buffer): void {
-    this.outbound.push(audio);
-    const now = performance.now();
+  // `audio` is the decoded payload, or only its length when not recording.
+  private play(audio: Buffer | number, now: number): void {
+    const length = typeof audio === 'number' ? audio : audio.length;
+    if (typeof audio !== 'number') this.outbound.push(audio);
     // Marks due before this audio arrived are echoed first, keeping echoes in playback order.
     this.echoDueMarks(now);
     if (this.playedBytes(now) >= this.queuedEnd) {
@@ -296,17 +324,16 @@ export class TwilioCallSimulator {
       this.anchorTime = now;
       this.anchorBytes = this.queuedEnd;
     }
-    this.stream.push(audio);
-    this.queuedEnd += audio.length;
+    if (typeof audio !== 'number') this.stream.push(audio);
+    this.queuedEnd += length;
   }
 
-  private clear(): void {
-    const now = performance.now();
+  private clear(now: number): void {
     this.echoDueMarks(now);
     const played = this.playedBytes(now);
     this.clears.push({ atPlayedMs: played / BYTES_PER_MS });
     // Unplayed audio is discarded, so the stream ends at what was heard and playback is idle.
-    this.stream = [Buffer.concat(this.stream).subarray(0, played)];
+    if (this.record) this.stream = [Buffer.concat(this.stream).subarray(0, played)];
     this.queuedEnd = played;
     // Twilio echoes every pending mark at once; they were not played.
     const cleared = this.pendingMarks;
