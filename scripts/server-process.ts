@@ -1,0 +1,124 @@
+// Runs the real server (`node dist/main.js`, built by `npm run build`) in a child process on a
+// free port, as a user would run it, and reads its CPU time and memory from /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { repoRoot } from '../emulator/speech';
+
+/** A port nobody listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** The last lines the server printed (stdout and stderr). */
+  output(): string;
+  /** SIGTERM (a clean shutdown, which ends live calls), SIGKILL after `graceMs`. Resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface StartServerOptions {
+  /** Extra `node` flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  /** Print the server's output as it comes (prefixed). */
+  echo?: boolean;
+  readyTimeoutMs?: number;
+}
+
+const KEEP_LINES = 200;
+
+/** Starts dist/main.js with `env` (on top of this process's environment) and waits until it answers HTTP. */
+export async function startServer(env: Record<string, string>, opts: StartServerOptions = {}): Promise<ServerProcess> {
+  const root = repoRoot();
+  const main = join(root, 'dist', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} not found: run npm run build first`);
+  const port = Number(env.PORT) || (await freePort());
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const collect = (chunk: Buffer): void => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      lines.push(line);
+      if (lines.length > KEEP_LINES) lines.shift();
+      if (opts.echo) console.log(`  [server] ${line}`);
+    }
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exitCode = code))));
+  const url = `http://127.0.0.1:${port}`;
+  const server: ServerProcess = {
+    child,
+    pid: child.pid!,
+    port,
+    url,
+    output: () => lines.join('\n'),
+    stop: async (graceMs = 5000) => {
+      if (exitCode !== undefined) return exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+
+  const deadline = performance.now() + (opts.readyTimeoutMs ?? 30_000);
+  while (performance.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`the server exited (code ${exitCode}) before answering:\n${server.output()}`);
+    try {
+      const res = await fetch(`${url}/`);
+      if (res.ok) return server;
+    } catch {
+      // not listening yet
+    }
+    await delay(100);
+  }
+  await server.stop();
+  throw new Error(`the server did not answer on ${url} within ${opts.readyTimeoutMs ?? 30_000} ms:\n${server.output()}`);
+}
+
+// ---- /proc ---------------------------------------------------------------------------------
+
+/** Linux clock ticks per second (USER_HZ): 100 on every mainstream kernel. */
+const CLOCK_TICKS = 100;
+
+/** CPU time (user + system, all threads, ms) a process has used, from /proc/<pid>/stat (10 ms resolution). */
+export function cpuTimeMs(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces: fields are counted after its closing paren.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return ((utime + stime) * 1000) / CLOCK_TICKS;
+}
+
+/** Resident set size in KB, from /proc/<pid>/status. */
+export function rssKb(pid: number | 'self'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) : NaN;
+}
+
+export function hasProc(): boolean {
+  return existsSync('/proc/self/stat');
+}
