@@ -20,9 +20,10 @@ export interface TwilioCallOptions {
   sendStart?: boolean;
   /** Echo marks back to the app when played or cleared (default true). */
   echoMarks?: boolean;
-  /** Keep every media message and its audio (default true). Off, the player still plays, marks
-   * and clears work, but `received` holds no media and receivedAudio()/heardAudio() are empty:
-   * the benchmark's hundreds of real-time calls would otherwise pile up in memory. */
+  /** Keep every media and mark message and the audio (default true). Off, the player still
+   * plays, marks are echoed and clears work, but `received` holds neither media nor marks and
+   * receivedAudio()/heardAudio() are empty: the benchmark's hundreds of real-time calls would
+   * otherwise pile up in memory. */
   record?: boolean;
   /** Called with every valid app message once the player has handled it, and when it arrived. */
   onMessage?: (message: any, receivedAt: number) => void;
@@ -269,7 +270,7 @@ export class TwilioCallSimulator {
       return;
     }
     const valid = this.handle(message, receivedAt);
-    if (this.record || message.event !== 'media') this.log.push(message);
+    if (this.record || (message.event !== 'media' && message.event !== 'mark')) this.log.push(message);
     if (valid) this.onAppMessage?.(message, receivedAt);
   }
 

@@ -1,0 +1,455 @@
+// The benchmark's load generator, a process of its own (forked by bench.ts, talking over IPC):
+// the Realtime emulator on one side of the server and N simulated Twilio calls on the other,
+// with callers talking and the model answering in real time, 20 ms frames both ways.
+//
+// Every frame is tagged in its first 6 payload bytes (uint16 index, uint32 sequence number), so
+// whoever receives it looks up when it was sent: both ends live in this process, on one clock.
+// What this measures is the server's relay time plus two loopback hops and this process's own
+// event-loop delay, which is reported alongside so a saturated generator is visible.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { FRAME_BYTES } from '../emulator/audio-codec';
+import { CallerMicrophone } from '../emulator/caller-microphone';
+import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
+import { dial } from '../emulator/phone';
+import type { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
+import { cpuTimeMs, rssKb } from './server-process';
+
+export interface LoadRequest {
+  type: 'run';
+  serverUrl: string;
+  serverPid: number;
+  calls: number;
+  durationMs: number;
+  /** Webhook → stream `start`, as Twilio takes between our TwiML and the stream. */
+  streamDelayMs: number;
+  /** Unmeasured calls first, so one-time costs (JIT, lazy loading) stay out of the numbers. */
+  warmupCalls: number;
+  warmupMs: number;
+}
+
+export interface Stats {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface LoadResult {
+  calls: number;
+  connected: number;
+  failed: string[];
+  windowMs: number;
+  serverCpuMs: number;
+  serverCpuMsPerCallSecond: number;
+  serverCpuPercent: number;
+  /** Caller → model (Twilio media in → input_audio_buffer.append out) and model → caller. */
+  relayInMs: Stats;
+  relayOutMs: Stats;
+  framesIn: { sent: number; lost: number };
+  framesOut: { sent: number; lost: number };
+  rssBaselineKb: number;
+  rssWindowKb: number;
+  rssPerCallKb: number;
+  startToFirstAudioMs: Stats;
+  bargeIns: number;
+  bargeInsWithoutClear: number;
+  clearLatencyMs: Stats;
+  truncationErrorMs: Stats;
+  loadGenCpuPercent: number;
+  loadGenLoopDelayMs: { p99: number; max: number };
+}
+
+const HANDSHAKE_MS = 300;
+const FRAME_MS = 20;
+/** Audio the model sends before pacing in real time: Twilio's buffer stays ~100 ms ahead. */
+const MODEL_PREBUFFER_FRAMES = 5;
+const SETTLE_MS = 1000;
+const GRACE_MS = 1000;
+/** Time after the interruption before the caller's turn ends and the model answers again. */
+const TURN_GAP_MS = 200;
+
+export function stats(values: number[]): Stats {
+  if (values.length === 0) return { count: 0, p50: NaN, p99: NaN, max: NaN };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] };
+}
+
+function tag(frame: Buffer, index: number, seq: number): void {
+  frame.writeUInt16BE(index, 0);
+  frame.writeUInt32BE(seq, 2);
+}
+
+// The first 8 base64 characters are exactly the first 6 bytes.
+function readTag(base64: string): { index: number; seq: number } {
+  const head = Buffer.from(base64.slice(0, 8), 'base64');
+  return { index: head.readUInt16BE(0), seq: head.readUInt32BE(2) };
+}
+
+/** When each frame of one stream was sent, and whether it arrived (indexed by sequence number). */
+class FrameLedger {
+  sentAt: Float64Array;
+  arrived: Uint8Array;
+
+  constructor(capacity: number) {
+    this.sentAt = new Float64Array(capacity);
+    this.arrived = new Uint8Array(capacity);
+  }
+
+  sent(seq: number, at: number): void {
+    if (seq >= this.sentAt.length) this.grow(seq);
+    this.sentAt[seq] = at;
+  }
+
+  /** Returns the send time, or 0 for an unknown frame. */
+  received(seq: number): number {
+    if (seq >= this.sentAt.length) return 0;
+    this.arrived[seq] = 1;
+    return this.sentAt[seq];
+  }
+
+  private grow(seq: number): void {
+    const size = Math.max(seq + 1, this.sentAt.length * 2);
+    const sentAt = new Float64Array(size);
+    sentAt.set(this.sentAt);
+    const arrived = new Uint8Array(size);
+    arrived.set(this.arrived);
+    this.sentAt = sentAt;
+    this.arrived = arrived;
+  }
+}
+
+/** Results of one measurement window, filled as frames arrive. */
+class Window {
+  start = Infinity;
+  end = Infinity;
+  readonly relayIn: number[] = [];
+  readonly relayOut: number[] = [];
+
+  has(t: number): boolean {
+    return t >= this.start && t <= this.end;
+  }
+}
+
+/** The model side of one call: answers every response.create with tagged real-time audio. */
+class BenchModel {
+  readonly frames: FrameLedger;
+  private seq = 0;
+  private userItem = '';
+  truncatedAtMs: number | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly connection: FakeRealtimeConnection,
+    private readonly callers: Map<number, BenchCall>,
+    private readonly window: Window,
+    private readonly capacity: number,
+  ) {
+    this.frames = new FrameLedger(capacity);
+    connection.observe((event) => {
+      if (event.type === 'input_audio_buffer.append') return this.callerFrame(event.audio);
+      if (event.type === 'response.create' && !connection.responding) return this.speak();
+      if (event.type === 'conversation.item.truncate') this.truncatedAtMs = event.audio_end_ms;
+    });
+  }
+
+  private callerFrame(audio: string): void {
+    const now = performance.now();
+    const { index, seq } = readTag(audio);
+    const sentAt = this.callers.get(index)?.frames.received(seq) ?? 0;
+    if (sentAt && this.window.has(sentAt)) this.window.relayIn.push(now - sentAt);
+  }
+
+  /** Real-time audio until the call ends or the caller interrupts. */
+  speak(): void {
+    // One 20 ms buffer, re-tagged after each send: the emulator encodes a chunk when it sends it,
+    // so hundreds of calls do not each hold minutes of pre-tagged audio.
+    const frame = Buffer.alloc(FRAME_BYTES, 0x55);
+    const base = this.seq;
+    tag(frame, this.index, base);
+    const chunks: Buffer[] = new Array(this.capacity).fill(frame); // longer than the run: the call ends first
+    void this.connection
+      .audioResponse({
+        chunks,
+        paceMs: FRAME_MS,
+        prebufferChunks: MODEL_PREBUFFER_FRAMES,
+        onChunkSent: (i, at) => {
+          this.frames.sent(base + i, at);
+          this.seq = base + i + 1;
+          tag(frame, this.index, this.seq);
+        },
+      })
+      .catch(() => undefined);
+  }
+
+  /** The caller talks over the answer: VAD events as the real service sends them, then a new answer. */
+  interrupt(): number {
+    const at = performance.now();
+    this.userItem = this.connection.speechStarted();
+    setTimeout(() => {
+      if (this.connection.closed) return;
+      this.connection.speechStopped(this.userItem);
+      if (!this.connection.responding) this.speak();
+    }, TURN_GAP_MS);
+    return at;
+  }
+}
+
+/** The Twilio side of one call. */
+class BenchCall {
+  readonly frames: FrameLedger;
+  call: TwilioCallSimulator | null = null;
+  mic: CallerMicrophone | null = null;
+  model: BenchModel | null = null;
+  startedAt = 0;
+  firstAudioAt = 0;
+  bargeInAt = 0;
+  clearAt = 0;
+  error: string | null = null;
+  private readonly frame = Buffer.alloc(FRAME_BYTES, 0x33);
+
+  constructor(
+    readonly index: number,
+    private readonly models: BenchModel[],
+    private readonly window: Window,
+    capacity: number,
+  ) {
+    this.frames = new FrameLedger(capacity);
+  }
+
+  async place(serverUrl: string, streamDelayMs: number): Promise<void> {
+    const placed = await dial({
+      baseUrl: serverUrl,
+      streamDelayMs,
+      simulator: { record: false, onMessage: (m, at) => this.onAppMessage(m, at) },
+    });
+    this.call = placed.call;
+    this.startedAt = placed.startedAt;
+    this.mic = new CallerMicrophone(placed.call, {
+      frame: (seq) => {
+        tag(this.frame, this.index, seq);
+        this.frames.sent(seq, performance.now());
+        return this.frame;
+      },
+    });
+    this.mic.start();
+  }
+
+  private onAppMessage(m: any, at: number): void {
+    if (m.event === 'media') {
+      if (!this.firstAudioAt) this.firstAudioAt = at;
+      const { index, seq } = readTag(m.media.payload);
+      const model = this.models[index];
+      if (!model) return;
+      this.model ??= model;
+      const sentAt = model.frames.received(seq);
+      if (sentAt && this.window.has(sentAt)) this.window.relayOut.push(at - sentAt);
+    } else if (m.event === 'clear' && !this.clearAt) {
+      this.clearAt = at;
+    }
+  }
+
+  hangUp(): void {
+    this.mic?.stop();
+    if (this.call && !this.call.closed) {
+      this.call.sendStop();
+      this.call.close();
+    }
+  }
+}
+
+// Frames sent in [from, to] and how many of them never arrived.
+function lostBetween(ledger: FrameLedger, from: number, to: number): { sent: number; lost: number } {
+  let sent = 0;
+  let lost = 0;
+  for (let seq = 0; seq < ledger.sentAt.length; seq++) {
+    const t = ledger.sentAt[seq];
+    if (t === 0 || t < from || t > to) continue;
+    sent++;
+    if (!ledger.arrived[seq]) lost++;
+  }
+  return { sent, lost };
+}
+
+async function until(probe: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!probe()) {
+    if (performance.now() > deadline) return false;
+    await delay(20);
+  }
+  return true;
+}
+
+async function activeCalls(serverUrl: string): Promise<number> {
+  try {
+    return ((await (await fetch(`${serverUrl}/`)).json()) as { activeCalls: number }).activeCalls;
+  } catch {
+    return -1;
+  }
+}
+
+class LoadGenerator {
+  private readonly models: BenchModel[] = [];
+  private callers = new Map<number, BenchCall>();
+  private window = new Window();
+  private capacity = 0;
+  private nextCallIndex = 0;
+
+  private constructor(readonly emulator: FakeRealtimeServer) {}
+
+  static async start(): Promise<LoadGenerator> {
+    let generator: LoadGenerator | null = null;
+    const pending: FakeRealtimeConnection[] = [];
+    const emulator = await FakeRealtimeServer.start({
+      handshakeDelayMs: HANDSHAKE_MS,
+      recordAudio: false,
+      onConnection: (c) => (generator ? generator.adopt(c) : pending.push(c)),
+    });
+    generator = new LoadGenerator(emulator);
+    for (const c of pending) generator.adopt(c);
+    return generator;
+  }
+
+  private adopt(connection: FakeRealtimeConnection): void {
+    this.models.push(new BenchModel(this.models.length, connection, this.callers, this.window, this.capacity));
+  }
+
+  /** Places `n` calls, spread over a short ramp so webhooks do not all land in the same millisecond. */
+  private async placeCalls(n: number, req: LoadRequest): Promise<BenchCall[]> {
+    const rampMs = Math.min(4000, n * 20);
+    const calls: BenchCall[] = [];
+    const placing: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const call = new BenchCall(this.nextCallIndex++, this.models, this.window, this.capacity);
+      this.callers.set(call.index, call);
+      calls.push(call);
+      const at = (i * rampMs) / n;
+      placing.push(
+        delay(at)
+          .then(() => call.place(req.serverUrl, req.streamDelayMs))
+          .catch((err: Error) => void (call.error = err.message)),
+      );
+    }
+    await Promise.all(placing);
+    await until(() => calls.every((c) => c.error || c.firstAudioAt > 0), 30_000);
+    return calls;
+  }
+
+  private async hangUpAll(calls: BenchCall[], serverUrl: string): Promise<void> {
+    for (const call of calls) call.hangUp();
+    await until(() => calls.every((c) => !c.call || c.call.closed), 10_000);
+    // The server has released every call (and closed its model sockets) before anything is measured next.
+    const deadline = performance.now() + 10_000;
+    while ((await activeCalls(serverUrl)) > 0 && performance.now() < deadline) await delay(100);
+  }
+
+  async run(req: LoadRequest): Promise<LoadResult> {
+    const totalMs = 4000 + 30_000 + SETTLE_MS + req.durationMs + GRACE_MS + 10_000;
+    this.capacity = Math.ceil(totalMs / FRAME_MS);
+
+    if (req.warmupCalls > 0) {
+      const warm = await this.placeCalls(req.warmupCalls, req);
+      await delay(req.warmupMs);
+      await this.hangUpAll(warm, req.serverUrl);
+      await delay(500);
+    }
+    const rssBaselineKb = rssKb(req.serverPid);
+
+    const calls = await this.placeCalls(req.calls, req);
+    await delay(SETTLE_MS);
+
+    const window = this.window;
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const cpu0 = cpuTimeMs(req.serverPid);
+    const self0 = cpuTimeMs('self');
+    window.start = performance.now();
+    window.end = window.start + req.durationMs;
+
+    // Each caller talks over the answer once, mid-window, spread over a second.
+    const live = calls.filter((c) => !c.error && c.firstAudioAt > 0);
+    const bargeIns = live.map((call, i) =>
+      delay(req.durationMs / 2 + (i * Math.min(1000, req.durationMs / 4)) / Math.max(1, live.length)).then(() => {
+        if (call.model && !call.model.connection.closed) call.bargeInAt = call.model.interrupt();
+      }),
+    );
+    const rssSamples: number[] = [];
+    while (performance.now() < window.end) {
+      await delay(Math.min(500, Math.max(0, window.end - performance.now())));
+      rssSamples.push(rssKb(req.serverPid));
+    }
+    const cpu1 = cpuTimeMs(req.serverPid);
+    const self1 = cpuTimeMs('self');
+    loop.disable();
+    const windowMs = performance.now() - window.start;
+    await Promise.all(bargeIns);
+    await delay(GRACE_MS);
+
+    const connected = calls.filter((c) => !c.error && c.firstAudioAt > 0 && c.call && !c.call.closed).length;
+    let framesIn = { sent: 0, lost: 0 };
+    let framesOut = { sent: 0, lost: 0 };
+    for (const call of live) {
+      const a = lostBetween(call.frames, window.start, window.end);
+      framesIn = { sent: framesIn.sent + a.sent, lost: framesIn.lost + a.lost };
+      if (call.model) {
+        const b = lostBetween(call.model.frames, window.start, window.end);
+        framesOut = { sent: framesOut.sent + b.sent, lost: framesOut.lost + b.lost };
+      }
+    }
+    const interrupted = live.filter((c) => c.bargeInAt > 0);
+    const cleared = interrupted.filter((c) => c.clearAt > c.bargeInAt);
+    const truncationErrors = cleared
+      .filter((c) => c.model?.truncatedAtMs !== null && c.call!.clears.length > 0)
+      .map((c) => Math.abs(c.model!.truncatedAtMs! - c.call!.clears[0].atPlayedMs));
+    const rssWindowKb = rssSamples.reduce((a, b) => a + b, 0) / Math.max(1, rssSamples.length);
+    const serverCpuMs = cpu1 - cpu0;
+
+    const result: LoadResult = {
+      calls: req.calls,
+      connected,
+      failed: calls.filter((c) => c.error).map((c) => c.error!),
+      windowMs,
+      serverCpuMs,
+      serverCpuMsPerCallSecond: serverCpuMs / (Math.max(1, connected) * (windowMs / 1000)),
+      serverCpuPercent: (serverCpuMs / windowMs) * 100,
+      relayInMs: stats(window.relayIn),
+      relayOutMs: stats(window.relayOut),
+      framesIn,
+      framesOut,
+      rssBaselineKb,
+      rssWindowKb,
+      rssPerCallKb: (rssWindowKb - rssBaselineKb) / Math.max(1, connected),
+      startToFirstAudioMs: stats(live.map((c) => c.firstAudioAt - c.startedAt)),
+      bargeIns: interrupted.length,
+      bargeInsWithoutClear: interrupted.length - cleared.length,
+      clearLatencyMs: stats(cleared.map((c) => c.clearAt - c.bargeInAt)),
+      truncationErrorMs: stats(truncationErrors),
+      loadGenCpuPercent: ((self1 - self0) / windowMs) * 100,
+      loadGenLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    };
+    await this.hangUpAll(calls, req.serverUrl);
+    return result;
+  }
+}
+
+async function main(): Promise<void> {
+  if (!process.send) throw new Error('bench-load runs as a child of bench.ts (it talks over IPC)');
+  const generator = await LoadGenerator.start();
+  process.on('message', (msg: LoadRequest) => {
+    if (msg.type !== 'run') return;
+    generator
+      .run(msg)
+      .then((result) => process.send!({ type: 'result', result }))
+      .catch((err: Error) => process.send!({ type: 'error', message: err.stack ?? err.message }));
+  });
+  process.on('disconnect', () => {
+    void generator.emulator.close().then(() => process.exit(0));
+  });
+  process.send({ type: 'ready', url: generator.emulator.url });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

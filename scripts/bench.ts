@@ -1,0 +1,239 @@
+// `npm run bench`: numbers, not adjectives. For each N, starts the server in its own process
+// (node dist/main.js) and a load generator in another (bench-load.ts: the Realtime emulator plus
+// N simulated Twilio calls, 20 ms frames both ways in real time), measures one window of steady
+// two-way audio, and reports server CPU and memory (from /proc/<pid>), relay latency added in
+// each direction, frames lost, start-to-first-audio with a 300 ms model handshake (pre-dial),
+// barge-in clear latency and truncation error. Prints a markdown table and writes JSON to
+// bench-results/. Targets are reported, never asserted: the numbers depend on the machine.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from '../emulator/speech';
+import type { LoadRequest, LoadResult, Stats } from './bench-load';
+import { freePort, hasProc, startServer } from './server-process';
+
+const USAGE = `usage: npm run bench [-- --calls 1,10,50,100,200] [-- --duration 20] [-- --smoke] [-- --profile]
+
+  --calls LIST      concurrent calls to measure, one server per value (default 1,10,50,100,200)
+  --duration S      seconds of steady two-way audio measured per value (default 20)
+  --stream-delay MS webhook → stream start, as Twilio takes (default 400; the model handshake is 300)
+  --smoke           a few seconds with tiny N (CI): --calls 1,4 --duration 3
+  --profile         run the server with --cpu-prof; profiles go to bench-results/profiles/
+  --out DIR         where the JSON goes (default bench-results)`;
+
+interface Options {
+  calls: number[];
+  durationMs: number;
+  streamDelayMs: number;
+  smoke: boolean;
+  profile: boolean;
+  out: string;
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      calls: { type: 'string' },
+      duration: { type: 'string' },
+      'stream-delay': { type: 'string', default: '400' },
+      smoke: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const smoke = values.smoke!;
+  const calls = (values.calls ?? (smoke ? '1,4' : '1,10,50,100,200')).split(',').map((n) => Number(n.trim()));
+  if (calls.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error(`--calls: a comma-separated list of positive integers\n\n${USAGE}`);
+  const duration = Number(values.duration ?? (smoke ? 3 : 20));
+  if (!(duration >= 1)) throw new Error('--duration: at least 1 second');
+  return { calls, durationMs: duration * 1000, streamDelayMs: Number(values['stream-delay']), smoke, profile: values.profile!, out: values.out! };
+}
+
+function once<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: { type: string; message?: string }): void => {
+      if (msg.type === type) {
+        cleanup();
+        resolve(msg as T);
+      } else if (msg.type === 'error') {
+        cleanup();
+        reject(new Error(`load generator: ${msg.message}`));
+      }
+    };
+    const onExit = (code: number | null): void => {
+      cleanup();
+      reject(new Error(`the load generator exited (code ${code})`));
+    };
+    const cleanup = (): void => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+async function measure(calls: number, opts: Options): Promise<LoadResult> {
+  const root = repoRoot();
+  const load = fork(join(__dirname, 'bench-load.js'), [], { execArgv: process.env.BENCH_LOADGEN_NODE_ARGS ? process.env.BENCH_LOADGEN_NODE_ARGS.split(' ') : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const { url } = await once<{ url: string }>(load, 'ready');
+    const port = await freePort();
+    const profileDir = join(root, opts.out, 'profiles');
+    if (opts.profile) mkdirSync(profileDir, { recursive: true });
+    const server = await startServer(
+      {
+        PORT: String(port),
+        NODE_ENV: 'production',
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        OPENAI_API_KEY: 'sk-bench-offline-0000000000',
+        OPENAI_REALTIME_URL: url,
+        MAX_CONCURRENT_CALLS: String(calls + 20),
+        // The AI speaks first, so `start` → first audio measures pre-dial.
+        AGENT_GREETING: 'Greet the caller.',
+        TWILIO_AUTH_TOKEN: '',
+        DASHBOARD_TOKEN: '',
+      },
+      { nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=server-${calls}-calls.cpuprofile`] : [] },
+    );
+    try {
+      const request: LoadRequest = {
+        type: 'run',
+        serverUrl: server.url,
+        serverPid: server.pid,
+        calls,
+        durationMs: opts.durationMs,
+        streamDelayMs: opts.streamDelayMs,
+        warmupCalls: opts.smoke ? 1 : 2,
+        warmupMs: opts.smoke ? 1000 : 2000,
+      };
+      load.send(request);
+      const { result } = await once<{ result: LoadResult }>(load, 'result');
+      return result;
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    load.disconnect();
+  }
+}
+
+// ---- report -------------------------------------------------------------------------------
+
+const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const triple = (s: Stats, digits = 1): string => `${f(s.p50, digits)} / ${f(s.p99, digits)} / ${f(s.max, digits)}`;
+
+function saturated(r: LoadResult): boolean {
+  return r.loadGenCpuPercent > 85 || r.loadGenLoopDelayMs.p99 > 20;
+}
+
+function table(results: LoadResult[]): string {
+  const header = [
+    'calls',
+    'server CPU ms per call-s',
+    'server CPU %',
+    'relay in p50 / p99 / max ms',
+    'relay out p50 / p99 / max ms',
+    'frames lost in / out',
+    'RSS per call KB',
+    'start → first audio p50 / max ms',
+    'clear after speech_started p50 / max ms',
+    'truncation error p50 / max ms',
+    'load gen CPU % / loop p99 ms',
+  ];
+  const rows = results.map((r) => [
+    r.connected === r.calls ? String(r.calls) : `${r.calls} (${r.connected} ok)`,
+    f(r.serverCpuMsPerCallSecond, 2),
+    f(r.serverCpuPercent, 0),
+    triple(r.relayInMs),
+    triple(r.relayOutMs),
+    `${r.framesIn.lost} / ${r.framesOut.lost}`,
+    f(r.rssPerCallKb, 0),
+    `${f(r.startToFirstAudioMs.p50)} / ${f(r.startToFirstAudioMs.max)}`,
+    `${f(r.clearLatencyMs.p50, 2)} / ${f(r.clearLatencyMs.max, 2)}${r.bargeInsWithoutClear ? ` (${r.bargeInsWithoutClear} missed)` : ''}`,
+    `${f(r.truncationErrorMs.p50, 0)} / ${f(r.truncationErrorMs.max, 0)}`,
+    `${f(r.loadGenCpuPercent, 0)} / ${f(r.loadGenLoopDelayMs.p99, 1)}${saturated(r) ? ' ⚠' : ''}`,
+  ]);
+  return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+/** Each target against the worst value measured (of the runs it applies to). */
+function targets(results: LoadResult[]): string[] {
+  const check = (target: string, limit: number, pick: (r: LoadResult) => number, applies: (r: LoadResult) => boolean = () => true, unit = 'ms', digits = 1): string => {
+    const values = results.filter(applies).map(pick).filter(Number.isFinite);
+    if (values.length === 0) return `- n/a      ${target}: not measured here`;
+    const worst = Math.max(...values);
+    return `- ${worst <= limit ? 'met    ' : 'NOT met'}  ${target}: worst ${f(worst, digits)} ${unit}`;
+  };
+  const lost = results.reduce((n, r) => n + r.framesIn.lost + r.framesOut.lost, 0);
+  const missed = results.reduce((n, r) => n + r.bargeInsWithoutClear, 0);
+  return [
+    check('≤ 2 ms server CPU per call-second', 2, (r) => r.serverCpuMsPerCallSecond, undefined, 'ms', 2),
+    check('p99 added latency ≤ 5 ms each way at 100 calls', 5, (r) => Math.max(r.relayInMs.p99, r.relayOutMs.p99), (r) => r.calls === 100),
+    check('≤ 100 KB RSS per active call (runs with ≥ 50 calls; below, GC noise dominates)', 100, (r) => r.rssPerCallKb, (r) => r.calls >= 50, 'KB', 0),
+    `- ${lost === 0 ? 'met    ' : 'NOT met'}  zero frames lost: ${lost} lost`,
+    check('clear ≤ 2 ms after speech_started', 2, (r) => r.clearLatencyMs.max, undefined, 'ms', 2) + (missed ? ` (${missed} barge-ins got no clear)` : ''),
+    check('truncation error ≤ 20 ms', 20, (r) => r.truncationErrorMs.max, undefined, 'ms', 0),
+  ];
+}
+
+async function main(): Promise<void> {
+  const opts = options(process.argv.slice(2));
+  if (!hasProc()) throw new Error('the benchmark reads server CPU and memory from /proc: Linux only');
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    loadAverageAtStart: loadavg().map((l) => Number(l.toFixed(2))),
+  };
+  console.log(`Benchmark: ${opts.calls.join(', ')} concurrent calls, ${opts.durationMs / 1000} s of two-way real-time audio each`);
+  console.log(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
+  const results: LoadResult[] = [];
+  for (const calls of opts.calls) {
+    process.stdout.write(`  ${calls} call${calls > 1 ? 's' : ''}… `);
+    const result = await measure(calls, opts);
+    results.push(result);
+    console.log(
+      `CPU ${f(result.serverCpuMsPerCallSecond, 2)} ms/call-s, relay p99 in ${f(result.relayInMs.p99)} / out ${f(result.relayOutMs.p99)} ms, ` +
+        `lost ${result.framesIn.lost}/${result.framesOut.lost}, RSS ${f(result.rssPerCallKb, 0)} KB/call` +
+        (result.failed.length ? `, ${result.failed.length} failed: ${result.failed[0]}` : '') +
+        (saturated(result) ? ' — load generator saturated, numbers at this N are not the server alone' : ''),
+    );
+  }
+
+  const report = [
+    '',
+    table(results),
+    '',
+    'relay = time from a tagged frame leaving one peer to its arrival at the other, through the server (plus two loopback hops and the load generator\'s own event-loop delay).',
+    'start → first audio: stream `start` sent → first greeting audio heard, with the model handshake (300 ms) done at POST /twiml (pre-dial).',
+    'truncation error: |audio_end_ms sent to the model − audio the simulated phone had played when the clear arrived|. ⚠ = load generator above 85 % CPU or 20 ms loop delay.',
+    '',
+    'Targets (reported, not asserted):',
+    ...targets(results),
+  ].join('\n');
+  console.log(report);
+
+  const dir = join(repoRoot(), opts.out);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const json = { command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, results };
+  writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+  console.log(`\nJSON: ${file}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
