@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../emulator/speech';
 import type { LoadRequest, LoadResult, Stats } from './bench-load';
@@ -87,7 +87,7 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
   try {
     const { url } = await once<{ url: string }>(load, 'ready');
     const port = await freePort();
-    const profileDir = join(root, opts.out, 'profiles');
+    const profileDir = resolvePath(root, opts.out, 'profiles');
     if (opts.profile) mkdirSync(profileDir, { recursive: true });
     const server = await startServer(
       {
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(report);
 
-  const dir = join(repoRoot(), opts.out);
+  const dir = resolvePath(repoRoot(), opts.out);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const json = { command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, results };

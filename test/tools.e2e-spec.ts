@@ -1,0 +1,155 @@
+// The developer tools as a user runs them, in child processes: `npm run demo` (the README's run
+// command), `npm run simulate` against a running instance that checks Twilio signatures, and the
+// benchmark in smoke mode (numbers not asserted: they depend on the machine).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mulawToWav, readWav, toneMulaw } from '../emulator/audio-codec';
+import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { ScriptedVoiceModel } from '../emulator/voice-model';
+import { startTestApp, type TestApp } from './support/test-app';
+
+const ROOT = join(__dirname, '..');
+const TOOLS = join(ROOT, 'dist-tools', 'scripts');
+
+interface Run {
+  code: number | null;
+  out: string;
+}
+
+function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGINT');
+      reject(new Error(`${command} ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+// `npm run demo` builds the server and the tools; the other tests reuse that build, or make it
+// themselves when run alone.
+let built = false;
+async function ensureBuilt(): Promise<void> {
+  if (built) return;
+  const build = await run('npm', ['run', 'build', '--silent'], 60_000);
+  const tools = await run('npm', ['run', 'build:tools', '--silent'], 60_000);
+  expect(build.code, build.out).toBe(0);
+  expect(tools.code, tools.out).toBe(0);
+  built = true;
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'voice-tools-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('developer tools', () => {
+  it('npm run demo: one command places a full call offline and exits 0', { timeout: 180_000 }, async () => {
+    const demo = await run('npm', ['run', 'demo'], 170_000);
+    expect(demo.code, demo.out).toBe(0);
+    built = true;
+    const expected = [
+      /dashboard +http:\/\/localhost:\d+\/dashboard/,
+      /call started +CA[0-9a-f]{32}/,
+      /model connected +handshake \d+ ms/,
+      /assistant +"Hello! This is the demo voice assistant\. How can I help you today\?"/,
+      /caller +"Hi! What can you do for me\?"/,
+      /barge-in +the caller talked over the answer: playback cleared, answer cut at \d+ ms/,
+      /assistant +"I can look up the current weather[^"]*" +\[interrupted\]/,
+      /caller +"Sorry to interrupt\. What is the weather in Paris right now\?"/,
+      /function call +get_weather_from_coords\(\{"latitude":48\.8566,"longitude":2\.3522\}\)/,
+      /function result +get_weather_from_coords → \{[^}]*"temperature_c":18\.4/,
+      /assistant +"Right now in Paris it is 18 degrees, with wind at 11 kilometres per hour\."/,
+      /caller +"Great, thank you\. Goodbye!"/,
+      /function call +end_call\(/,
+      /assistant +"You're welcome\. Goodbye!"/,
+      /call ended +agent-ended/,
+      /stream start → first greeting audio +[\d.]+ ms/,
+      /speech_started → clear on the phone +[\d.]+ ms/,
+      /Demo call complete/,
+    ];
+    let from = 0;
+    for (const line of expected) {
+      // In this order, each after the previous one.
+      const match = line.exec(demo.out.slice(from));
+      expect(match, `${line} after offset ${from} in:\n${demo.out}`).not.toBeNull();
+      from += match!.index + match![0].length;
+    }
+  });
+
+  describe('npm run simulate against a server that checks Twilio signatures', () => {
+    const TOKEN = 'twilio-auth-token-for-simulate';
+    let app: TestApp | undefined;
+    let emulator: FakeRealtimeServer | undefined;
+    afterAll(async () => {
+      await app?.close();
+      await emulator?.close();
+    });
+
+    async function start(): Promise<TestApp> {
+      if (app) return app;
+      const model = new ScriptedVoiceModel();
+      emulator = await FakeRealtimeServer.start({ onConnection: (c) => model.attach(c) });
+      app = await startTestApp({ OPENAI_REALTIME_URL: emulator.url, TWILIO_AUTH_TOKEN: TOKEN });
+      return app;
+    }
+
+    it('signs the webhook and the stream, speaks a WAV file and saves the answer as WAV', { timeout: 90_000 }, async () => {
+      await ensureBuilt();
+      const server = await start();
+      const question = join(tmp, 'question.wav');
+      writeFileSync(question, mulawToWav(toneMulaw(800)));
+      const answer = join(tmp, 'answer.wav');
+      const sim = await run(
+        process.execPath,
+        [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--audio', question, '--out', answer, '--signature-token', TOKEN, '--wait', '1', '--max-seconds', '30', '--no-logs'],
+        60_000,
+      );
+      expect(sim.code, sim.out).toBe(0);
+      expect(sim.out).toMatch(/Heard [\d.]+ s of assistant audio/);
+      // The emulator's answer to a turn it cannot understand, several seconds of it.
+      const wav = readWav(readFileSync(answer));
+      expect(wav.sampleRate).toBe(8000);
+      expect(wav.samples.length / 8000).toBeGreaterThan(1);
+    });
+
+    it('fails clearly when the server rejects the signature', { timeout: 60_000 }, async () => {
+      await ensureBuilt();
+      const server = await start();
+      const sim = await run(process.execPath, [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--out', join(tmp, 'x.wav'), '--signature-token', 'wrong-token-123', '--no-logs'], 30_000);
+      expect(sim.code).toBe(1);
+      expect(sim.out).toMatch(/did not connect the call \(HTTP 403\)/);
+    });
+  });
+
+  it('npm run bench -- --smoke measures a few calls and writes the table and JSON', { timeout: 180_000 }, async () => {
+    await ensureBuilt();
+    const out = join(tmp, 'bench');
+    const bench = await run(process.execPath, [join(TOOLS, 'bench.js'), '--smoke', '--out', out], 170_000);
+    expect(bench.code, bench.out).toBe(0);
+    expect(bench.out).toMatch(/\| calls \| server CPU ms per call-s \|/);
+    expect(bench.out).toMatch(/^\| 1 \| [\d.]+ \|/m);
+    expect(bench.out).toMatch(/^\| 4 \| [\d.]+ \|/m);
+    expect(bench.out).toMatch(/Targets \(reported, not asserted\)/);
+    const file = readdirSync(out).find((f) => /^bench-.*\.json$/.test(f));
+    expect(file).toBeDefined();
+    const json = JSON.parse(readFileSync(join(out, file!), 'utf8'));
+    expect(json.results.map((r: { calls: number }) => r.calls)).toEqual([1, 4]);
+    for (const r of json.results) {
+      expect(r.connected).toBe(r.calls);
+      expect(r.relayInMs.count).toBeGreaterThan(0);
+      expect(r.relayOutMs.count).toBeGreaterThan(0);
+      expect(Number.isFinite(r.serverCpuMsPerCallSecond)).toBe(true);
+    }
+    expect(existsSync(join(out, 'latest.json'))).toBe(true);
+  });
+});
