@@ -13,7 +13,7 @@ import { CallerMicrophone } from '../emulator/caller-microphone';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
 import { dial } from '../emulator/phone';
 import type { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { cpuTimeMs, rssKb } from './server-process';
+import { cpuTimeMs, cpuTimes, rssKb } from './server-process';
 
 export interface LoadRequest {
   type: 'run';
@@ -41,6 +41,8 @@ export interface LoadResult {
   failed: string[];
   windowMs: number;
   serverCpuMs: number;
+  /** The kernel's share (socket syscalls, loopback TCP) of the server's CPU time. */
+  serverSystemCpuMs: number;
   serverCpuMsPerCallSecond: number;
   serverCpuPercent: number;
   /** Caller → model (Twilio media in → input_audio_buffer.append out) and model → caller. */
@@ -362,7 +364,7 @@ class LoadGenerator {
     const window = this.window;
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
-    const cpu0 = cpuTimeMs(req.serverPid);
+    const cpu0 = cpuTimes(req.serverPid);
     const self0 = cpuTimeMs('self');
     window.start = performance.now();
     window.end = window.start + req.durationMs;
@@ -379,7 +381,7 @@ class LoadGenerator {
       await delay(Math.min(500, Math.max(0, window.end - performance.now())));
       rssSamples.push(rssKb(req.serverPid));
     }
-    const cpu1 = cpuTimeMs(req.serverPid);
+    const cpu1 = cpuTimes(req.serverPid);
     const self1 = cpuTimeMs('self');
     loop.disable();
     const windowMs = performance.now() - window.start;
@@ -403,7 +405,7 @@ class LoadGenerator {
       .filter((c) => c.model?.truncatedAtMs !== null && c.call!.clears.length > 0)
       .map((c) => Math.abs(c.model!.truncatedAtMs! - c.call!.clears[0].atPlayedMs));
     const rssWindowKb = rssSamples.reduce((a, b) => a + b, 0) / Math.max(1, rssSamples.length);
-    const serverCpuMs = cpu1 - cpu0;
+    const serverCpuMs = cpu1.user + cpu1.system - (cpu0.user + cpu0.system);
 
     const result: LoadResult = {
       calls: req.calls,
@@ -411,6 +413,7 @@ class LoadGenerator {
       failed: calls.filter((c) => c.error).map((c) => c.error!),
       windowMs,
       serverCpuMs,
+      serverSystemCpuMs: cpu1.system - cpu0.system,
       serverCpuMsPerCallSecond: serverCpuMs / (Math.max(1, connected) * (windowMs / 1000)),
       serverCpuPercent: (serverCpuMs / windowMs) * 100,
       relayInMs: stats(window.relayIn),

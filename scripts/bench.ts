@@ -139,7 +139,7 @@ function table(results: LoadResult[]): string {
   const header = [
     'calls',
     'server CPU ms per call-s',
-    'server CPU %',
+    'server CPU % of a core (kernel share)',
     'relay in p50 / p99 / max ms',
     'relay out p50 / p99 / max ms',
     'frames lost in / out',
@@ -152,11 +152,12 @@ function table(results: LoadResult[]): string {
   const rows = results.map((r) => [
     r.connected === r.calls ? String(r.calls) : `${r.calls} (${r.connected} ok)`,
     f(r.serverCpuMsPerCallSecond, 2),
-    f(r.serverCpuPercent, 0),
+    `${f(r.serverCpuPercent, 0)} (${f((100 * r.serverSystemCpuMs) / Math.max(1, r.serverCpuMs), 0)} % kernel)`,
     triple(r.relayInMs),
     triple(r.relayOutMs),
     `${r.framesIn.lost} / ${r.framesOut.lost}`,
-    f(r.rssPerCallKb, 0),
+    // Below ~10 calls the per-call share is smaller than the GC's own swings (it can even come out negative).
+    r.calls >= 10 ? f(r.rssPerCallKb, 0) : `(${f(r.rssPerCallKb, 0)})`,
     `${f(r.startToFirstAudioMs.p50)} / ${f(r.startToFirstAudioMs.max)}`,
     `${f(r.clearLatencyMs.p50, 2)} / ${f(r.clearLatencyMs.max, 2)}${r.bargeInsWithoutClear ? ` (${r.bargeInsWithoutClear} missed)` : ''}`,
     `${f(r.truncationErrorMs.p50, 0)} / ${f(r.truncationErrorMs.max, 0)}`,

@@ -102,14 +102,18 @@ export async function startServer(env: Record<string, string>, opts: StartServer
 /** Linux clock ticks per second (USER_HZ): 100 on every mainstream kernel. */
 const CLOCK_TICKS = 100;
 
-/** CPU time (user + system, all threads, ms) a process has used, from /proc/<pid>/stat (10 ms resolution). */
-export function cpuTimeMs(pid: number | 'self'): number {
+/** CPU time (ms, all threads) a process has used in user and kernel mode, from /proc/<pid>/stat (10 ms resolution). */
+export function cpuTimes(pid: number | 'self'): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces: fields are counted after its closing paren.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / CLOCK_TICKS;
+  return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS, system: (Number(fields[12]) * 1000) / CLOCK_TICKS };
+}
+
+/** User + system CPU time (ms) a process has used. */
+export function cpuTimeMs(pid: number | 'self'): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 /** Resident set size in KB, from /proc/<pid>/status. */
