@@ -11,8 +11,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { FRAME_BYTES } from '../emulator/audio-codec';
 import { CallerMicrophone } from '../emulator/caller-microphone';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
-import { dial } from '../emulator/phone';
-import type { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
+import { dial, newCallSid, sameOrigin } from '../emulator/phone';
+import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { cpuTimeMs, cpuTimes, rssKb } from './server-process';
 
 export interface LoadRequest {
@@ -54,6 +54,8 @@ export interface LoadResult {
   rssWindowKb: number;
   rssPerCallKb: number;
   startToFirstAudioMs: Stats;
+  /** The same for one call whose stream arrives without a webhook first: the server dials on `start`. */
+  startToFirstAudioWithoutPredialMs: number;
   bargeIns: number;
   bargeInsWithoutClear: number;
   clearLatencyMs: Stats;
@@ -220,15 +222,19 @@ class BenchCall {
     this.frames = new FrameLedger(capacity);
   }
 
-  async place(serverUrl: string, streamDelayMs: number): Promise<void> {
-    const placed = await dial({
-      baseUrl: serverUrl,
-      streamDelayMs,
-      simulator: { record: false, onMessage: (m, at) => this.onAppMessage(m, at) },
-    });
-    this.call = placed.call;
-    this.startedAt = placed.startedAt;
-    this.mic = new CallerMicrophone(placed.call, {
+  /** Webhook (which pre-dials the model), then the stream; or, with `predial` false, only the stream. */
+  async place(serverUrl: string, streamDelayMs: number, predial = true): Promise<void> {
+    const onMessage = (m: any, at: number): void => this.onAppMessage(m, at);
+    if (predial) {
+      const placed = await dial({ baseUrl: serverUrl, streamDelayMs, simulator: { record: false, onMessage } });
+      this.call = placed.call;
+      this.startedAt = placed.startedAt;
+    } else {
+      const callSid = newCallSid();
+      this.call = await TwilioCallSimulator.connect(sameOrigin(serverUrl, 'ws://x/ws/call'), { callSid, customParameters: { callSid }, record: false, onMessage });
+      this.startedAt = performance.now();
+    }
+    this.mic = new CallerMicrophone(this.call, {
       frame: (seq) => {
         tag(this.frame, this.index, seq);
         this.frames.sent(seq, performance.now());
@@ -356,6 +362,14 @@ class LoadGenerator {
       await this.hangUpAll(warm, req.serverUrl);
       await delay(500);
     }
+    // One call without the webhook: what pre-dial saves.
+    const direct = new BenchCall(this.nextCallIndex++, this.models, this.window, this.capacity);
+    this.callers.set(direct.index, direct);
+    await direct.place(req.serverUrl, 0, false).catch((err: Error) => void (direct.error = err.message));
+    await until(() => direct.error !== null || direct.firstAudioAt > 0, 10_000);
+    const withoutPredialMs = direct.firstAudioAt ? direct.firstAudioAt - direct.startedAt : NaN;
+    await this.hangUpAll([direct], req.serverUrl);
+    await delay(500);
     const rssBaselineKb = rssKb(req.serverPid);
 
     const calls = await this.placeCalls(req.calls, req);
@@ -424,6 +438,7 @@ class LoadGenerator {
       rssWindowKb,
       rssPerCallKb: (rssWindowKb - rssBaselineKb) / Math.max(1, connected),
       startToFirstAudioMs: stats(live.map((c) => c.firstAudioAt - c.startedAt)),
+      startToFirstAudioWithoutPredialMs: withoutPredialMs,
       bargeIns: interrupted.length,
       bargeInsWithoutClear: interrupted.length - cleared.length,
       clearLatencyMs: stats(cleared.map((c) => c.clearAt - c.bargeInAt)),

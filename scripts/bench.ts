@@ -177,7 +177,9 @@ function targets(results: LoadResult[]): string[] {
   const lost = results.reduce((n, r) => n + r.framesIn.lost + r.framesOut.lost, 0);
   const missed = results.reduce((n, r) => n + r.bargeInsWithoutClear, 0);
   return [
-    check('≤ 2 ms server CPU per call-second', 2, (r) => r.serverCpuMsPerCallSecond, undefined, 'ms', 2),
+    // A capacity figure (≥ 500 calls per core): judged at the largest N. With few calls every frame
+    // wakes an idle process with cold caches and not yet optimised code, which costs far more per frame.
+    check(`≤ 2 ms server CPU per call-second (at the largest N, ${Math.max(...results.map((r) => r.calls))} calls)`, 2, (r) => r.serverCpuMsPerCallSecond, (r) => r.calls === Math.max(...results.map((x) => x.calls)), 'ms', 2),
     check('p99 added latency ≤ 5 ms each way at 100 calls', 5, (r) => Math.max(r.relayInMs.p99, r.relayOutMs.p99), (r) => r.calls === 100),
     check('≤ 100 KB RSS per active call (runs with ≥ 50 calls; below, GC noise dominates)', 100, (r) => r.rssPerCallKb, (r) => r.calls >= 50, 'KB', 0),
     `- ${lost === 0 ? 'met    ' : 'NOT met'}  zero frames lost: ${lost} lost`,
@@ -217,7 +219,8 @@ async function main(): Promise<void> {
     table(results),
     '',
     'relay = time from a tagged frame leaving one peer to its arrival at the other, through the server (plus two loopback hops and the load generator\'s own event-loop delay).',
-    'start → first audio: stream `start` sent → first greeting audio heard, with the model handshake (300 ms) done at POST /twiml (pre-dial).',
+    'start → first audio: stream `start` sent → first greeting audio heard, with the model handshake (300 ms) done at POST /twiml (pre-dial); ' +
+      `without the webhook (the server dials on \`start\`) it took ${results.map((r) => f(r.startToFirstAudioWithoutPredialMs, 0)).join(', ')} ms.`,
     'truncation error: |audio_end_ms sent to the model − audio the simulated phone had played when the clear arrived|. ⚠ = load generator above 85 % CPU or 20 ms loop delay.',
     '',
     'Targets (reported, not asserted):',
