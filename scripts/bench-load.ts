@@ -6,8 +6,10 @@
 // whoever receives it looks up when it was sent: both ends live in this process, on one clock.
 // What this measures is the server's relay time plus two loopback hops and this process's own
 // event-loop delay, which is reported alongside so a saturated generator is visible.
+import { once } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+import WebSocket from 'ws';
 import { FRAME_BYTES } from '../emulator/audio-codec';
 import { CallerMicrophone } from '../emulator/caller-microphone';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
@@ -26,6 +28,8 @@ export interface LoadRequest {
   /** Unmeasured calls first, so one-time costs (JIT, lazy loading) stay out of the numbers. */
   warmupCalls: number;
   warmupMs: number;
+  /** The server's V8 inspector, to read its live heap after a forced GC. */
+  inspectorUrl?: string;
 }
 
 export interface Stats {
@@ -53,6 +57,10 @@ export interface LoadResult {
   rssBaselineKb: number;
   rssWindowKb: number;
   rssPerCallKb: number;
+  /** Live memory (V8 heap used + external, after a forced full GC) with the calls up, minus before, per call. */
+  liveMemoryPerCallKb: number;
+  /** VmRSS right after those forced GCs, minus before, per call. */
+  rssAfterGcPerCallKb: number;
   startToFirstAudioMs: Stats;
   /** The same for one call whose stream arrives without a webhook first: the server dials on `start`. */
   startToFirstAudioWithoutPredialMs: number;
@@ -289,6 +297,43 @@ async function until(probe: () => boolean, timeoutMs: number): Promise<boolean> 
   return true;
 }
 
+/** Reads the server's memory through its inspector, after a full GC: what the calls really keep alive. */
+class ServerHeap {
+  private id = 0;
+  private readonly pending = new Map<number, (result: any) => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      const msg = JSON.parse(data.toString());
+      this.pending.get(msg.id)?.(msg.result);
+      this.pending.delete(msg.id);
+    });
+  }
+
+  static async connect(url: string): Promise<ServerHeap> {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    await once(socket, 'open');
+    return new ServerHeap(socket);
+  }
+
+  private call(method: string, params: object = {}): Promise<any> {
+    const id = ++this.id;
+    this.socket.send(JSON.stringify({ id, method, params }));
+    return new Promise((resolve) => this.pending.set(id, resolve));
+  }
+
+  async afterGc(pid: number): Promise<{ liveKb: number; rssKb: number }> {
+    await this.call('HeapProfiler.collectGarbage');
+    const result = await this.call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+    const usage = JSON.parse(result.result.value) as { heapUsed: number; external: number };
+    return { liveKb: (usage.heapUsed + usage.external) / 1024, rssKb: rssKb(pid) };
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
 async function activeCalls(serverUrl: string): Promise<number> {
   try {
     return ((await (await fetch(`${serverUrl}/`)).json()) as { activeCalls: number }).activeCalls;
@@ -370,7 +415,10 @@ class LoadGenerator {
     const withoutPredialMs = direct.firstAudioAt ? direct.firstAudioAt - direct.startedAt : NaN;
     await this.hangUpAll([direct], req.serverUrl);
     await delay(500);
-    const rssBaselineKb = rssKb(req.serverPid);
+    const heap = req.inspectorUrl ? await ServerHeap.connect(req.inspectorUrl) : null;
+    const memoryBefore = await heap?.afterGc(req.serverPid);
+    // After a forced GC when possible, so the baseline does not include the warm-up's garbage.
+    const rssBaselineKb = memoryBefore?.rssKb ?? rssKb(req.serverPid);
 
     const calls = await this.placeCalls(req.calls, req);
     await delay(SETTLE_MS);
@@ -401,6 +449,9 @@ class LoadGenerator {
     const windowMs = performance.now() - window.start;
     await Promise.all(bargeIns);
     await delay(GRACE_MS);
+    // After the window and its in-flight frames: the forced GC's pause must not count as relay latency.
+    const memoryDuring = await heap?.afterGc(req.serverPid);
+    heap?.close();
 
     const connected = calls.filter((c) => !c.error && c.firstAudioAt > 0 && c.call && !c.call.closed).length;
     let framesIn = { sent: 0, lost: 0 };
@@ -437,6 +488,8 @@ class LoadGenerator {
       rssBaselineKb,
       rssWindowKb,
       rssPerCallKb: (rssWindowKb - rssBaselineKb) / Math.max(1, connected),
+      liveMemoryPerCallKb: memoryBefore && memoryDuring ? (memoryDuring.liveKb - memoryBefore.liveKb) / Math.max(1, connected) : NaN,
+      rssAfterGcPerCallKb: memoryBefore && memoryDuring ? (memoryDuring.rssKb - memoryBefore.rssKb) / Math.max(1, connected) : NaN,
       startToFirstAudioMs: stats(live.map((c) => c.firstAudioAt - c.startedAt)),
       startToFirstAudioWithoutPredialMs: withoutPredialMs,
       bargeIns: interrupted.length,

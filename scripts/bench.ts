@@ -21,6 +21,7 @@ const USAGE = `usage: npm run bench [-- --calls 1,10,50,100,200] [-- --duration 
   --stream-delay MS webhook → stream start, as Twilio takes (default 400; the model handshake is 300)
   --smoke           a few seconds with tiny N (CI): --calls 1,4 --duration 3
   --profile         run the server with --cpu-prof; profiles go to bench-results/profiles/
+  --node-args="..." extra node flags for the server, e.g. --node-args="--max-semi-space-size=4" (to compare settings)
   --out DIR         where the JSON goes (default bench-results)`;
 
 interface Options {
@@ -29,6 +30,7 @@ interface Options {
   streamDelayMs: number;
   smoke: boolean;
   profile: boolean;
+  nodeArgs: string[];
   out: string;
 }
 
@@ -41,6 +43,7 @@ function options(argv: string[]): Options {
       'stream-delay': { type: 'string', default: '400' },
       smoke: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'node-args': { type: 'string', default: '' },
       out: { type: 'string', default: 'bench-results' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -54,7 +57,7 @@ function options(argv: string[]): Options {
   if (calls.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error(`--calls: a comma-separated list of positive integers\n\n${USAGE}`);
   const duration = Number(values.duration ?? (smoke ? 3 : 20));
   if (!(duration >= 1)) throw new Error('--duration: at least 1 second');
-  return { calls, durationMs: duration * 1000, streamDelayMs: Number(values['stream-delay']), smoke, profile: values.profile!, out: values.out! };
+  return { calls, durationMs: duration * 1000, streamDelayMs: Number(values['stream-delay']), smoke, profile: values.profile!, nodeArgs: values['node-args']!.split(' ').filter(Boolean), out: values.out! };
 }
 
 function once<T>(child: ChildProcess, type: string): Promise<T> {
@@ -102,7 +105,10 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
         TWILIO_AUTH_TOKEN: '',
         DASHBOARD_TOKEN: '',
       },
-      { nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=server-${calls}-calls.cpuprofile`] : [] },
+      {
+        inspect: true,
+        nodeArgs: [...opts.nodeArgs, ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=server-${calls}-calls.cpuprofile`] : [])],
+      },
     );
     try {
       const request: LoadRequest = {
@@ -114,6 +120,7 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
         streamDelayMs: opts.streamDelayMs,
         warmupCalls: opts.smoke ? 1 : 2,
         warmupMs: opts.smoke ? 1000 : 2000,
+        inspectorUrl: server.inspectorUrl ?? undefined,
       };
       load.send(request);
       const { result } = await once<{ result: LoadResult }>(load, 'result');
@@ -144,6 +151,7 @@ function table(results: LoadResult[]): string {
     'relay out p50 / p99 / max ms',
     'frames lost in / out',
     'RSS per call KB',
+    'live memory per call KB (after GC)',
     'start → first audio p50 / max ms',
     'clear after speech_started p50 / max ms',
     'truncation error p50 / max ms',
@@ -158,6 +166,7 @@ function table(results: LoadResult[]): string {
     `${r.framesIn.lost} / ${r.framesOut.lost}`,
     // Below ~10 calls the per-call share is smaller than the GC's own swings (it can even come out negative).
     r.calls >= 10 ? f(r.rssPerCallKb, 0) : `(${f(r.rssPerCallKb, 0)})`,
+    f(r.liveMemoryPerCallKb, 0),
     `${f(r.startToFirstAudioMs.p50)} / ${f(r.startToFirstAudioMs.max)}`,
     `${f(r.clearLatencyMs.p50, 2)} / ${f(r.clearLatencyMs.max, 2)}${r.bargeInsWithoutClear ? ` (${r.bargeInsWithoutClear} missed)` : ''}`,
     `${f(r.truncationErrorMs.p50, 0)} / ${f(r.truncationErrorMs.max, 0)}`,
@@ -182,6 +191,7 @@ function targets(results: LoadResult[]): string[] {
     check(`≤ 2 ms server CPU per call-second (at the largest N, ${Math.max(...results.map((r) => r.calls))} calls)`, 2, (r) => r.serverCpuMsPerCallSecond, (r) => r.calls === Math.max(...results.map((x) => x.calls)), 'ms', 2),
     check('p99 added latency ≤ 5 ms each way at 100 calls', 5, (r) => Math.max(r.relayInMs.p99, r.relayOutMs.p99), (r) => r.calls === 100),
     check('≤ 100 KB RSS per active call (runs with ≥ 50 calls; below, GC noise dominates)', 100, (r) => r.rssPerCallKb, (r) => r.calls >= 50, 'KB', 0),
+    check('  … and live memory per call after a forced GC (runs with ≥ 50 calls)', 100, (r) => r.liveMemoryPerCallKb, (r) => r.calls >= 50, 'KB', 0),
     `- ${lost === 0 ? 'met    ' : 'NOT met'}  zero frames lost: ${lost} lost`,
     check('clear ≤ 2 ms after speech_started', 2, (r) => r.clearLatencyMs.max, undefined, 'ms', 2) + (missed ? ` (${missed} barge-ins got no clear)` : ''),
     check('truncation error ≤ 20 ms', 20, (r) => r.truncationErrorMs.max, undefined, 'ms', 0),

@@ -27,6 +27,8 @@ export interface ServerProcess {
   url: string;
   /** The last lines the server printed (stdout and stderr). */
   output(): string;
+  /** The inspector's WebSocket URL, when started with `inspect: true`. */
+  inspectorUrl: string | null;
   /** SIGTERM (a clean shutdown, which ends live calls), SIGKILL after `graceMs`. Resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -36,6 +38,8 @@ export interface StartServerOptions {
   nodeArgs?: string[];
   /** Print the server's output as it comes (prefixed). */
   echo?: boolean;
+  /** Open the V8 inspector on a free loopback port (the benchmark reads the live heap through it). */
+  inspect?: boolean;
   readyTimeoutMs?: number;
 }
 
@@ -47,15 +51,18 @@ export async function startServer(env: Record<string, string>, opts: StartServer
   const main = join(root, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: run npm run build first`);
   const port = Number(env.PORT) || (await freePort());
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...(opts.inspect ? ['--inspect=127.0.0.1:0'] : [])];
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  let inspectorUrl: string | null = null;
   const collect = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) {
       if (!line) continue;
+      inspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(line)?.[1] ?? null;
       lines.push(line);
       if (lines.length > KEEP_LINES) lines.shift();
       if (opts.echo) console.log(`  [server] ${line}`);
@@ -72,6 +79,9 @@ export async function startServer(env: Record<string, string>, opts: StartServer
     port,
     url,
     output: () => lines.join('\n'),
+    get inspectorUrl() {
+      return inspectorUrl;
+    },
     stop: async (graceMs = 5000) => {
       if (exitCode !== undefined) return exitCode;
       child.kill('SIGTERM');
