@@ -431,10 +431,11 @@ class LoadGenerator {
     window.start = performance.now();
     window.end = window.start + req.durationMs;
 
-    // Each caller talks over the answer once, mid-window, spread over a second.
+    // Each caller talks over the answer once, from mid-window on, spread over a quarter of it
+    // (interruptions are not synchronised across calls).
     const live = calls.filter((c) => !c.error && c.firstAudioAt > 0);
     const bargeIns = live.map((call, i) =>
-      delay(req.durationMs / 2 + (i * Math.min(1000, req.durationMs / 4)) / Math.max(1, live.length)).then(() => {
+      delay(req.durationMs / 2 + (i * req.durationMs) / 4 / Math.max(1, live.length)).then(() => {
         if (call.model && !call.model.connection.closed) call.bargeInAt = call.model.interrupt();
       }),
     );

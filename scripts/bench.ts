@@ -20,7 +20,7 @@ const USAGE = `usage: npm run bench [-- --calls 1,10,50,100,200] [-- --duration 
   --duration S      seconds of steady two-way audio measured per value (default 20)
   --stream-delay MS webhook → stream start, as Twilio takes (default 400; the model handshake is 300)
   --smoke           a few seconds with tiny N (CI): --calls 1,4 --duration 3
-  --profile         run the server with --cpu-prof; profiles go to bench-results/profiles/
+  --profile         run the server and the load generator with --cpu-prof (bench-results/profiles/)
   --node-args="..." extra node flags for the server, e.g. --node-args="--max-semi-space-size=4" (to compare settings)
   --out DIR         where the JSON goes (default bench-results)`;
 
@@ -86,12 +86,14 @@ function once<T>(child: ChildProcess, type: string): Promise<T> {
 
 async function measure(calls: number, opts: Options): Promise<LoadResult> {
   const root = repoRoot();
-  const load = fork(join(__dirname, 'bench-load.js'), [], { execArgv: process.env.BENCH_LOADGEN_NODE_ARGS ? process.env.BENCH_LOADGEN_NODE_ARGS.split(' ') : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const profileDir = resolvePath(root, opts.out, 'profiles');
+  if (opts.profile) mkdirSync(profileDir, { recursive: true });
+  // With --profile the load generator is profiled too: is it keeping up, and what costs it most?
+  const loadArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=loadgen-${calls}-calls.cpuprofile`] : [];
+  const load = fork(join(__dirname, 'bench-load.js'), [], { execArgv: loadArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const { url } = await once<{ url: string }>(load, 'ready');
     const port = await freePort();
-    const profileDir = resolvePath(root, opts.out, 'profiles');
-    if (opts.profile) mkdirSync(profileDir, { recursive: true });
     const server = await startServer(
       {
         PORT: String(port),
