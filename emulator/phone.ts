@@ -70,7 +70,15 @@ export async function postVoiceWebhook(params: Record<string, string>, opts: Web
     const signedUrl = opts.publicWebhookUrl ?? joinUrl(opts.baseUrl, path);
     headers['x-twilio-signature'] = twilio.getExpectedTwilioSignature(opts.signatureToken, signedUrl, params);
   }
-  const res = await fetch(joinUrl(opts.baseUrl, path), { method: 'POST', headers, body: new URLSearchParams(params).toString() });
+  const url = joinUrl(opts.baseUrl, path);
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
+  } catch (err) {
+    // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND…).
+    const cause = (err as Error & { cause?: Error }).cause;
+    throw new Error(`cannot reach ${url}: ${cause?.message ?? (err as Error).message}`);
+  }
   return { status: res.status, twiml: await res.text() };
 }
 

@@ -69,10 +69,12 @@ function options(argv: string[]): Options {
   const waitS = Number(values.wait);
   const maxS = Number(values['max-seconds']);
   if (!(waitS > 0) || !(maxS > 0)) throw new Error('--wait and --max-seconds must be positive numbers');
+  // `npm run` works in the package root; paths the user typed are relative to where they typed them.
+  const cwd = process.env.INIT_CWD ?? process.cwd();
   return {
     url: values.url,
-    audio: values.audio,
-    out: values.out!,
+    audio: values.audio && resolve(cwd, values.audio),
+    out: resolve(cwd, values.out!),
     signatureToken: values['signature-token'],
     publicUrl: values['public-url'],
     useTwimlUrl: values['use-twiml-url']!,
