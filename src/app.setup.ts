@@ -1,21 +1,45 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { join } from 'node:path';
 import { AppWsAdapter } from './app-ws.adapter';
+
+/** The dashboard page: plain files, no build step. Two levels up from both src/ and dist/. */
+export const DASHBOARD_DIR = join(__dirname, '..', 'public', 'dashboard');
+
+/** The page may talk to its own origin only (API and socket); nothing is loaded from elsewhere. */
+const DASHBOARD_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-cache',
+};
 
 /** Everything main.ts does to the app besides listening, shared with the end-to-end tests. */
 export function setupApp(app: INestApplication): INestApplication {
   app.useWebSocketAdapter(new AppWsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
   app.enableShutdownHooks();
+  (app as NestExpressApplication).useStaticAssets(DASHBOARD_DIR, {
+    prefix: '/dashboard',
+    index: 'index.html',
+    setHeaders: (res: Response) => {
+      for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) res.setHeader(name, value);
+    },
+  });
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Voice agent backend')
       .setDescription(
         'Answers Twilio calls and bridges them to the OpenAI Realtime API. WebSockets (not shown): ' +
-          '`/ws/call` (Twilio Media Streams), `/ws/logs` (dashboard events, JSON envelope `{v:1,type,callSid,ts,...}`).',
+          '`/ws/call` (Twilio Media Streams), `/ws/logs` (dashboard: events as `{v:1,type,callSid,ts,...}`, commands; see the README). ' +
+          'The operator page is at `/dashboard`.',
       )
       .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'DASHBOARD_TOKEN (dashboard endpoints only)' })
       .build(),
   );
   SwaggerModule.setup('docs', app, document);

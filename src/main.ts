@@ -18,6 +18,10 @@ async function bootstrap(): Promise<void> {
   if (config.missingForCalls.length > 0) logger.warn(`not ready to take calls: set ${config.missingForCalls.join(', ')}`);
   else logger.log(`Twilio voice webhook: POST ${config.publicUrl('/twiml')}`);
   if (!config.TWILIO_AUTH_TOKEN) logger.warn('TWILIO_AUTH_TOKEN is not set: webhook and stream signatures are NOT checked');
+  logger.log(`dashboard: ${url}/dashboard`);
+  if (!config.DASHBOARD_TOKEN) {
+    logger.log('DASHBOARD_TOKEN is not set: the dashboard (/ws/logs, /session-config) accepts direct loopback connections only');
+  }
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;

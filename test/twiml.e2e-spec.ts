@@ -174,7 +174,7 @@ describe('HTTP endpoints', () => {
     });
 
     const tools = await getJson(`${app.httpUrl}/tools`);
-    expect(tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords', 'end_call']);
+    expect(tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords', 'end_call', 'ask_operator']);
     expect(tools[0]).toMatchObject({ type: 'function', parameters: { type: 'object', required: ['latitude', 'longitude'] } });
 
     const health = await fetch(`${app.httpUrl}/health`);

@@ -8,8 +8,9 @@ import type {
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config';
 import type { RealtimeConnection } from '../openai/realtime-connection';
+import type { AgentSettings, SessionConfigService } from '../openai/session-config.service';
 import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
-import type { CallEndReason, CallEventBody, CallEventBus } from './call-events';
+import { responseUsage, type CallEndReason, type CallEventBody, type CallEventBus } from './call-events';
 import type { CallRegistry } from './call-registry.service';
 import { PlaybackTracker } from './playback-tracker';
 import {
@@ -25,6 +26,7 @@ export interface CallSessionDeps {
   events: CallEventBus;
   tools: ToolRegistry;
   registry: CallRegistry;
+  sessionConfig: SessionConfigService;
 }
 
 /** WebSocket close codes we use on the Twilio socket. */
@@ -84,6 +86,8 @@ export class CallSession {
   private readonly toolCalls: Promise<{ callId: string; result: ToolResult }>[] = [];
   private readonly toolCallIds = new Set<string>();
   private toolsRunning = 0;
+  /** Running function calls an operator may still answer by hand, by call_id. */
+  private readonly operatorAnswers = new Map<string, (output: string) => void>();
   private hangupRequested = false;
   private modelConfigured = false;
 
@@ -300,23 +304,34 @@ export class CallSession {
     const name = item.name;
     const args = item.arguments ?? '';
     this.publish({ type: 'function_call.started', callId, name, arguments: args });
-    const run = this.deps.tools
+    // The tool and a possible operator answer race; the loser is ignored (and the tool aborted).
+    const started = performance.now();
+    const cancel = new AbortController();
+    const byOperator = new Promise<{ result: ToolResult; answeredBy: 'operator' }>((resolve) => {
+      this.operatorAnswers.set(callId, (output) => {
+        cancel.abort();
+        resolve({ result: { output, durationMs: Math.round(performance.now() - started) }, answeredBy: 'operator' });
+      });
+    });
+    const byTool = this.deps.tools
       .execute(name, args, {
         callSid: this.callSid,
-        signal: this.abort.signal,
+        signal: AbortSignal.any([this.abort.signal, cancel.signal]),
         requestHangup: () => this.requestHangup(),
       })
-      .then((result) => {
-        this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error });
-        return { callId, result };
-      });
+      .then((result) => ({ result, answeredBy: 'tool' as const }));
+    const run = Promise.race([byTool, byOperator]).then(({ result, answeredBy }) => {
+      this.operatorAnswers.delete(callId);
+      this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error, answeredBy });
+      return { callId, result };
+    });
     this.toolCalls.push(run);
   }
 
   private async onResponseDone(event: ResponseDoneEvent): Promise<void> {
     const response = event.response;
     this.responseActive = false;
-    if (response.usage) this.publish({ type: 'usage', responseId: response.id ?? '', status: response.status ?? 'unknown', usage: response.usage });
+    if (response.usage) this.publish({ type: 'usage', responseId: response.id ?? '', status: response.status ?? 'unknown', ...responseUsage(response.usage) });
     for (const item of response.output ?? []) {
       if (item.type === 'function_call') this.startToolCall(item);
     }
@@ -362,6 +377,31 @@ export class CallSession {
     if (this.responseActive || this.awaitingResponse || this.toolsRunning > 0) return;
     if (this.tracker.pendingMarks > 0) return;
     this.end('agent-ended');
+  }
+
+  // ---- operator commands (from the dashboard) ----------------------------------------------
+
+  /**
+   * Settles a running function call with `output` (a JSON string) instead of waiting for its tool,
+   * which is aborted. False when no such call is running.
+   */
+  answerFunctionCall(callId: string, output: string): boolean {
+    const answer = this.operatorAnswers.get(callId);
+    if (!answer || this.state !== 'live') return false;
+    this.operatorAnswers.delete(callId);
+    answer(output);
+    return true;
+  }
+
+  /** Changes this call's agent settings now. Returns why it cannot, or null once sent. */
+  reconfigure(patch: Partial<AgentSettings>): string | null {
+    if (this.state !== 'live' || !this.model) return 'the call is not live';
+    // The Realtime API refuses a new voice once the model has produced audio in the session.
+    if (patch.voice !== undefined && (this.framesOut > 0 || this.lateDeltasDropped > 0)) {
+      return 'the voice cannot change once the assistant has spoken';
+    }
+    this.model.send(this.deps.sessionConfig.liveUpdate(patch, this.deps.tools.schemas()));
+    return null;
   }
 
   // ---- plumbing -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import {
   IsOptional,
   IsString,
   IsUrl,
+  Matches,
   Max,
   Min,
   MinLength,
@@ -83,6 +84,15 @@ export class AppConfig {
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8)
   TWILIO_AUTH_TOKEN?: string;
 
+  /** Shared secret for the dashboard (`/ws/logs`, `/session-config`). Unset = loopback connections only. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  @Matches(/^[\x21-\x7e]+$/, { message: 'DASHBOARD_TOKEN must be printable ASCII without spaces (it travels in a header or a URL)' })
+  DASHBOARD_TOKEN?: string;
+
+  /** How long `ask_operator` waits for a human to answer from the dashboard. */
+  @Transform(toInt) @IsInt() @Min(1000) @Max(600000)
+  OPERATOR_ANSWER_TIMEOUT_MS: number = 30000;
+
   @Transform(toInt) @IsInt() @Min(1) @Max(100000)
   MAX_CONCURRENT_CALLS: number = 100;
 
@@ -143,7 +153,7 @@ export class ConfigValidationError extends Error {}
 export function loadAppConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const input: Record<string, unknown> = {};
-  for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN']) {
+  for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN', 'DASHBOARD_TOKEN']) {
     // An empty value means "use the default" (so a copied .env.example works as is).
     if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
   }
