@@ -28,4 +28,14 @@ describe('loadAppConfig', () => {
     expect(message).not.toContain('short');
     expect(message).toContain('5 variables');
   });
+
+  it('takes an optional DASHBOARD_TOKEN, refusing short or spaced ones without echoing them', () => {
+    expect(loadAppConfig({}).DASHBOARD_TOKEN).toBeUndefined();
+    expect(loadAppConfig({ DASHBOARD_TOKEN: '' }).DASHBOARD_TOKEN).toBeUndefined();
+    expect(loadAppConfig({ DASHBOARD_TOKEN: 'a-long-enough-token-42' }).DASHBOARD_TOKEN).toBe('a-long-enough-token-42');
+    for (const bad of ['short-secret', 'has a space in it, long enough']) {
+      expect(() => loadAppConfig({ DASHBOARD_TOKEN: bad })).toThrow(/DASHBOARD_TOKEN/);
+      expect(() => loadAppConfig({ DASHBOARD_TOKEN: bad })).not.toThrow(bad);
+    }
+  });
 });
