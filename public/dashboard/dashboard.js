@@ -361,10 +361,10 @@ function renderEntry(call, key) {
     item.replaceChildren(
       el('span', { className: 'role', textContent: entry.role === 'user' ? 'Caller' : 'Assistant' }),
       el('span', { className: 'text', textContent: entry.text }),
-      entry.interruptedAtMs !== undefined
-        ? el('span', { className: 'cut', textContent: `✂ interrupted by the caller at ${(entry.interruptedAtMs / 1000).toFixed(1)} s` })
-        : null,
     );
+    if (entry.interruptedAtMs !== undefined) {
+      item.append(el('span', { className: 'cut', textContent: `✂ interrupted by the caller at ${(entry.interruptedAtMs / 1000).toFixed(1)} s` }));
+    }
   }
   if (stickToBottom) list.scrollTop = list.scrollHeight;
 }
