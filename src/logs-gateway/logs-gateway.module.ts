@@ -14,6 +14,5 @@ import { SessionConfigController } from './session-config.controller';
   imports: [CallGatewayModule, OpenAIModule, ToolsModule],
   controllers: [SessionConfigController],
   providers: [LogsGateway, LegacyLogsGateway, DashboardAuth, DashboardAuthGuard, LiveCallsStore, OperatorCommandsService],
-  exports: [DashboardAuth],
 })
 export class LogsGatewayModule {}
