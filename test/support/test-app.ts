@@ -88,3 +88,10 @@ export function chunks(audio: Buffer, size: number): Buffer[] {
 export async function getJson(url: string): Promise<any> {
   return (await fetch(url)).json();
 }
+
+/** The <Parameter>s of a TwiML <Stream>, as Twilio passes them in `start.customParameters`. */
+export function twimlParameters(twiml: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const match of twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g)) params[match[1]] = match[2];
+  return params;
+}
