@@ -1,12 +1,22 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
+import { AppConfig } from './config/app-config';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppWsAdapter } from './app-ws.adapter';
 
 /** Everything main.ts does to the app besides listening, shared with the end-to-end tests. */
 export function setupApp(app: INestApplication): INestApplication {
+  const config = app.get(AppConfig);
+  const http = app as NestExpressApplication;
   app.useWebSocketAdapter(new AppWsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
-  app.enableShutdownHooks();
+  // Twilio's webhook bodies are a few hundred bytes; nothing here needs large bodies.
+  http.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  http.useBodyParser('json', { limit: '64kb' });
+  http.disable('x-powered-by');
+  app.use(helmet());
+  if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, methods: ['GET', 'PUT', 'POST'] });
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -168,13 +168,20 @@ export class CallRegistry implements OnApplicationShutdown {
     this.outcomes.set(callSid, { reason, at: Date.now() });
   }
 
-  /** Resolves when no call is live, or after `timeoutMs`; returns how many were still live. */
-  async waitUntilIdle(timeoutMs: number): Promise<number> {
+  /**
+   * Graceful drain: take no new calls, let live ones finish for up to `timeoutMs`, then end the
+   * rest (they hear the shutdown message through /twiml/stream-ended). Returns how many were ended.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.startDraining();
     const deadline = Date.now() + timeoutMs;
     while (this.live.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))));
     }
-    return this.live.size;
+    const left = [...this.live.values()];
+    for (const session of left) session.end('shutdown');
+    for (const callSid of [...this.reservations.keys()]) this.dropReservation(callSid);
+    return left.length;
   }
 
   private dropReservation(callSid: string): void {

@@ -12,7 +12,7 @@ export interface PlacedCall {
  * Places a call the way Twilio does: the voice webhook (which pre-dials the model), then the
  * media stream with the TwiML's parameters. `index` is the fake's connection number for this call.
  */
-export async function placeCall(app: TestApp, fake: FakeRealtimeServer, index = 0, sid = callSid()): Promise<PlacedCall> {
+export async function placeCall(app: Pick<TestApp, 'httpUrl' | 'wsUrl'>, fake: FakeRealtimeServer, index = 0, sid = callSid()): Promise<PlacedCall> {
   const twiml = await postTwiml(app, { CallSid: sid, From: '+15551230000', To: '+15559870000', Direction: 'inbound' });
   const model = await fake.waitForConnection(index);
   await model.waitFor('session.update');

@@ -49,7 +49,7 @@ export function form(params: Record<string, string>): string {
 
 /** Posts the voice webhook as Twilio does (form-encoded), optionally signed. */
 export async function postTwiml(
-  app: TestApp,
+  app: Pick<TestApp, 'httpUrl'>,
   params: Record<string, string>,
   opts: { path?: string; signature?: string } = {},
 ): Promise<{ status: number; body: string; contentType: string | null }> {
