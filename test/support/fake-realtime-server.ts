@@ -143,7 +143,7 @@ export class FakeRealtimeServer {
         pending.socket.destroy();
       }
       this.pendingUpgrades.clear();
-      for (const connection of this.connections) connection.drop();
+      for (const connection of this.connections) connection?.drop(); // tests may have released some
       await new Promise<void>((resolve) => this.wss.close(() => resolve()));
       this.http.closeAllConnections();
       await new Promise<void>((resolve) => this.http.close(() => resolve()));
