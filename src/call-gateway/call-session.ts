@@ -154,7 +154,10 @@ export class CallSession {
     switch (msg.event) {
       case 'media':
         // The hot path: one parse above, one write here.
-        if (this.state !== 'live' || msg.streamSid !== this.streamSid) return this.badFrame('media-outside-stream');
+        if (this.state !== 'live' || msg.streamSid !== this.streamSid) {
+          // Frames still in flight after the call ended are not the sender's fault.
+          return this.state === 'ended' ? undefined : this.badFrame('media-outside-stream');
+        }
         this.framesIn++;
         this.lastMediaAt = Date.now();
         if (this.reconnect) return this.holdAudio(msg.media.payload);
