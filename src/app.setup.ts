@@ -1,5 +1,7 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
+import { AppConfig } from './config/app-config';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { join } from 'node:path';
@@ -19,12 +21,21 @@ const DASHBOARD_HEADERS = {
 
 /** Everything main.ts does to the app besides listening, shared with the end-to-end tests. */
 export function setupApp(app: INestApplication): INestApplication {
+  const config = app.get(AppConfig);
+  const http = app as NestExpressApplication;
   app.useWebSocketAdapter(new AppWsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
-  app.enableShutdownHooks();
-  (app as NestExpressApplication).useStaticAssets(DASHBOARD_DIR, {
+  // Twilio's webhook bodies are a few hundred bytes; nothing here needs large bodies.
+  http.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  http.useBodyParser('json', { limit: '64kb' });
+  http.disable('x-powered-by');
+  app.use(helmet());
+  if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, methods: ['GET', 'PUT', 'POST'] });
+  http.useStaticAssets(DASHBOARD_DIR, {
     prefix: '/dashboard',
     index: 'index.html',
+    // After helmet: the page gets its own, stricter policy (and none of helmet's upgrade-insecure-requests,
+    // which would turn the page's ws:// socket into wss:// on a plain-HTTP localhost).
     setHeaders: (res: Response) => {
       for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) res.setHeader(name, value);
     },

@@ -75,6 +75,14 @@ describe('the dashboard socket: commands', () => {
     expect(a.model.received.filter((e) => e.type === 'session.update')).toHaveLength(sent);
     expect(a.model.errors).toEqual([]);
 
+    // The change outlives the connection: a reconnect configures the new session with it.
+    a.model.drop();
+    const reconnected = await fake.waitForConnection(2);
+    const replayed = (await reconnected.waitFor('session.update')) as SessionUpdate;
+    expect(replayed.session).toMatchObject({ instructions: 'Be brief.', audio: { output: { voice: 'ash' }, input: { turn_detection: { type: 'semantic_vad', eagerness: 'low' } } } });
+    expect(replayed.session.tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords']);
+    await logs.waitFor('model.status', (e) => e.callSid === a.sid && e.status === 'connected' && e.reconnectMs !== undefined);
+
     // The other call and the saved configuration were not touched.
     expect(b.model.received.filter((e) => e.type === 'session.update')).toHaveLength(1);
     expect(b.model.session.instructions).not.toBe('Be brief.');

@@ -10,7 +10,10 @@ import { chunks, startTestApp, testAudio, type TestApp } from './support/test-ap
 const CONTRACT: Record<string, { required: Record<string, string>; optional?: Record<string, string> }> = {
   'call.started': { required: { streamSid: 'string', from: 'string', to: 'string', direction: 'string', startedAt: 'string' } },
   'call.ended': { required: { reason: 'string', durationMs: 'number', framesIn: 'number', framesOut: 'number', badFrames: 'number' } },
-  'model.status': { required: { status: 'string' }, optional: { connectMs: 'number', detail: 'string' } },
+  'model.status': {
+    required: { status: 'string' },
+    optional: { connectMs: 'number', detail: 'string', attempt: 'number', reconnectMs: 'number', heldFrames: 'number', droppedFrames: 'number' },
+  },
   'transcript.delta': { required: { role: 'string', itemId: 'string', delta: 'string' } },
   'transcript.done': { required: { role: 'string', itemId: 'string', text: 'string' } },
   barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number' } },

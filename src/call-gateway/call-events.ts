@@ -35,7 +35,17 @@ export interface ResponseUsage {
 export type CallEventBody =
   | { type: 'call.started'; streamSid: string; from: string | null; to: string | null; direction: string | null; startedAt: string }
   | { type: 'call.ended'; reason: CallEndReason; durationMs: number; framesIn: number; framesOut: number; badFrames: number }
-  | { type: 'model.status'; status: ModelStatus; connectMs?: number; detail?: string }
+  | {
+      type: 'model.status';
+      status: ModelStatus;
+      connectMs?: number;
+      detail?: string;
+      /** Reconnects: attempt number, time from loss to restored, caller frames held and dropped meanwhile. */
+      attempt?: number;
+      reconnectMs?: number;
+      heldFrames?: number;
+      droppedFrames?: number;
+    }
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
   | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number }

@@ -38,4 +38,11 @@ describe('loadAppConfig', () => {
       expect(() => loadAppConfig({ DASHBOARD_TOKEN: bad })).not.toThrow(bad);
     }
   });
+
+  it('refuses production without Twilio signature checks unless explicitly disabled', () => {
+    expect(() => loadAppConfig({ NODE_ENV: 'production' })).toThrow(/TWILIO_AUTH_TOKEN: required in production.*ALLOW_UNSIGNED_TWILIO_REQUESTS/);
+    expect(loadAppConfig({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: 'abcdefgh12345678' }).NODE_ENV).toBe('production');
+    expect(loadAppConfig({ NODE_ENV: 'production', ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true' }).ALLOW_UNSIGNED_TWILIO_REQUESTS).toBe(true);
+    expect(() => loadAppConfig({ ALLOW_UNSIGNED_TWILIO_REQUESTS: 'maybe' })).toThrow(/ALLOW_UNSIGNED_TWILIO_REQUESTS/);
+  });
 });

@@ -22,7 +22,7 @@ export class CallsHealthIndicator {
   /** Down when every slot is taken (new calls would get the busy message). */
   capacity() {
     const check = this.health.check('calls');
-    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity };
+    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity, draining: this.registry.draining };
     return this.registry.hasCapacity() ? check.up(data) : check.down(data);
   }
 }
