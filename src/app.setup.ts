@@ -1,9 +1,12 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import { AppWsAdapter } from './app-ws.adapter';
 
 /** Everything main.ts does to the app besides listening, shared with the end-to-end tests. */
 export function setupApp(app: INestApplication): INestApplication {
+  // Every Nest log line (and the buffered start-up lines) becomes structured JSON through pino.
+  app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new AppWsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
   app.enableShutdownHooks();

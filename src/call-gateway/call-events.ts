@@ -22,7 +22,18 @@ export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed'
  */
 export type CallEventBody =
   | { type: 'call.started'; streamSid: string; from: string | null; to: string | null; direction: string | null; startedAt: string }
-  | { type: 'call.ended'; reason: CallEndReason; durationMs: number; framesIn: number; framesOut: number; badFrames: number }
+  | {
+      type: 'call.ended';
+      reason: CallEndReason;
+      durationMs: number;
+      framesIn: number;
+      framesOut: number;
+      badFrames: number;
+      /** Model audio of an interrupted answer that was dropped, not played. */
+      lateDeltasDropped: number;
+      /** From the stream's start to the first audio sent to the caller; null if none was. */
+      firstAudioMs: number | null;
+    }
   | { type: 'model.status'; status: ModelStatus; connectMs?: number; detail?: string }
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }

@@ -65,7 +65,7 @@ export class CallRegistry implements OnApplicationShutdown {
   dial(callSid: string): RealtimeConnection {
     const connection = this.connections.create();
     this.events.publish(callSid, { type: 'model.status', status: 'connecting' });
-    connection.connect().catch((err: Error) => this.logger.warn(`model connection for ${callSid} failed: ${err.message}`));
+    connection.connect().catch((err: Error) => this.logger.warn({ callSid }, `model connection for ${callSid} failed: ${err.message}`));
     connection.send(this.sessionConfig.sessionUpdate(this.tools.schemas()));
     return connection;
   }
@@ -77,7 +77,7 @@ export class CallRegistry implements OnApplicationShutdown {
     const connection = this.dial(callSid);
     const timer = setTimeout(() => {
       if (this.reservations.get(callSid)?.connection !== connection) return;
-      this.logger.warn(`no stream arrived for ${callSid} within ${this.config.PREDIAL_TIMEOUT_MS} ms; closing its model connection`);
+      this.logger.warn({ callSid }, `no stream arrived for ${callSid} within ${this.config.PREDIAL_TIMEOUT_MS} ms; closing its model connection`);
       this.dropReservation(callSid);
     }, this.config.PREDIAL_TIMEOUT_MS);
     timer.unref();

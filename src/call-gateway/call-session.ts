@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import type {
   RealtimeConversationItemFunctionCall,
   RealtimeServerEvent,
@@ -10,6 +9,7 @@ import type { AppConfig } from '../config/app-config';
 import type { RealtimeConnection } from '../openai/realtime-connection';
 import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
 import type { CallEndReason, CallEventBody, CallEventBus } from './call-events';
+import { CallLogger } from './call-logger';
 import type { CallRegistry } from './call-registry.service';
 import { PlaybackTracker } from './playback-tracker';
 import {
@@ -49,7 +49,7 @@ type State = 'awaiting-start' | 'live' | 'ended';
  * A plain class (made by CallSessionFactory), so every call has its own state and nothing is shared.
  */
 export class CallSession {
-  private readonly logger: Logger;
+  private readonly logger: CallLogger;
   private state: State = 'awaiting-start';
   callSid = '';
   streamSid = '';
@@ -62,6 +62,8 @@ export class CallSession {
   framesOut = 0;
   badFrames = 0;
   lateDeltasDropped = 0;
+  /** Milliseconds from the media socket's opening to the first audio sent to the caller; set once per call. */
+  firstAudioMs: number | null = null;
   endReason: CallEndReason | null = null;
 
   private model: RealtimeConnection | null = null;
@@ -91,7 +93,7 @@ export class CallSession {
     private readonly socket: WebSocket,
     private readonly deps: CallSessionDeps,
   ) {
-    this.logger = new Logger('CallSession');
+    this.logger = new CallLogger('CallSession', this);
     socket.on('message', (data: Buffer, isBinary: boolean) => this.onTwilioFrame(data, isBinary));
     socket.on('close', () => this.end('twilio-disconnected'));
     socket.on('error', (err) => this.logger.warn(`Twilio socket error: ${err.message}`));
@@ -277,7 +279,7 @@ export class CallSession {
     if (typeof delta !== 'string' || delta.length === 0) return;
     const mark = this.tracker.audioSent(event.item_id, base64ByteLength(delta), performance.now());
     this.responseHadAudio = true;
-    this.framesOut++;
+    if (this.framesOut++ === 0) this.firstAudioMs = Date.now() - this.startedAt;
     this.sendToTwilio(this.mediaPrefix + JSON.stringify(delta) + '}}');
     this.sendToTwilio(this.markPrefix + JSON.stringify(mark) + '}}');
   }
@@ -394,7 +396,7 @@ export class CallSession {
     if (!wasLive) return;
     this.deps.registry.release(this);
     const durationMs = Date.now() - this.startedAt;
-    this.publish({ type: 'call.ended', reason, durationMs, framesIn: this.framesIn, framesOut: this.framesOut, badFrames: this.badFrames });
+    this.publish({ type: 'call.ended', reason, durationMs, framesIn: this.framesIn, framesOut: this.framesOut, badFrames: this.badFrames, lateDeltasDropped: this.lateDeltasDropped, firstAudioMs: this.firstAudioMs });
     this.logger.log(`call ${this.callSid} ended: ${reason} after ${Math.round(durationMs / 1000)} s (${this.framesIn} frames in, ${this.framesOut} out)`);
   }
 }

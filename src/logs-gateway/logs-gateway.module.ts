@@ -5,5 +5,6 @@ import { LegacyLogsGateway, LogsGateway } from './logs.gateway';
 @Module({
   imports: [CallGatewayModule],
   providers: [LogsGateway, LegacyLogsGateway],
+  exports: [LogsGateway, LegacyLogsGateway],
 })
 export class LogsGatewayModule {}

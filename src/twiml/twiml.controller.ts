@@ -67,7 +67,7 @@ export class TwimlController {
     const callSid = params.CallSid;
     const admitted = callSid ? this.registry.reserve(callSid) : this.registry.hasCapacity();
     if (!admitted) {
-      this.logger.warn(`at capacity (${this.registry.capacity} calls): answering ${callSid ?? 'call'} with busy message`);
+      this.logger.warn({ callSid }, `at capacity (${this.registry.capacity} calls): answering ${callSid ?? 'call'} with busy message`);
       return this.twiml.sayAndHangUp(this.config.AGENT_BUSY_MESSAGE);
     }
     return this.twiml.connect({ callSid, from: params.From, to: params.To, direction: params.Direction });
