@@ -11,6 +11,8 @@ export interface EventLoopDelay {
   maxMs: number;
   p99Ms: number;
   meanMs: number;
+  /** Measurements the figures rest on (one per RESOLUTION_MS while the loop is free). */
+  samples: number;
 }
 
 /**
@@ -46,13 +48,14 @@ export class EventLoopMonitor implements OnModuleInit, OnModuleDestroy {
       maxMs: Math.max(current.maxMs, previous.maxMs),
       p99Ms: Math.max(current.p99Ms, previous.p99Ms),
       meanMs: current.meanMs,
+      samples: current.samples + previous.samples,
     };
   }
 
   private read(): EventLoopDelay {
     const h = this.histogram;
-    if (h.count === 0) return { maxMs: 0, p99Ms: 0, meanMs: 0 };
+    if (h.count === 0) return { maxMs: 0, p99Ms: 0, meanMs: 0, samples: 0 };
     const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 10) / 10);
-    return { maxMs: ms(h.max), p99Ms: ms(h.percentile(99)), meanMs: ms(h.mean) };
+    return { maxMs: ms(h.max), p99Ms: ms(h.percentile(99)), meanMs: ms(h.mean), samples: h.count };
   }
 }

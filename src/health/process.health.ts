@@ -32,7 +32,13 @@ export class ProcessHealthIndicator {
   eventLoop() {
     const check = this.health.check('eventLoop');
     const delay = this.loop.recent();
-    const data = { delayMaxMs: delay.maxMs, delayP99Ms: delay.p99Ms, delayMeanMs: delay.meanMs, limitMs: this.config.HEALTH_MAX_EVENT_LOOP_DELAY_MS };
+    const data = {
+      delayMaxMs: delay.maxMs,
+      delayP99Ms: delay.p99Ms,
+      delayMeanMs: delay.meanMs,
+      samples: delay.samples,
+      limitMs: this.config.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
+    };
     return delay.maxMs < this.config.HEALTH_MAX_EVENT_LOOP_DELAY_MS ? check.up(data) : check.down(data);
   }
 }
