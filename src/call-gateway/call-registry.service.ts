@@ -63,7 +63,7 @@ export class CallRegistry implements OnApplicationShutdown {
 
   /** Opens and configures a model connection now, so the handshake is done before the caller needs it. */
   dial(callSid: string): RealtimeConnection {
-    const connection = this.connections.create();
+    const connection = this.connections.create(callSid);
     this.events.publish(callSid, { type: 'model.status', status: 'connecting' });
     connection.connect().catch((err: Error) => this.logger.warn({ callSid }, `model connection for ${callSid} failed: ${err.message}`));
     connection.send(this.sessionConfig.sessionUpdate(this.tools.schemas()));

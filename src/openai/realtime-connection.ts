@@ -15,6 +15,8 @@ export interface RealtimeConnectionOptions {
   /** Upper bound on messages queued while the socket is still connecting. */
   maxQueued?: number;
   handshakeTimeoutMs?: number;
+  /** The call this connection serves, for its log lines. */
+  callSid?: string;
 }
 
 /**
@@ -154,7 +156,7 @@ export class RealtimeConnection {
     if (this.closeInfo) return;
     this.closeInfo = { code, reason };
     this.queue = [];
-    if (code !== 1000) this.logger.debug(`Realtime socket closed: ${code} ${reason}`);
+    if (code !== 1000) this.logger.debug({ callSid: this.options.callSid }, `Realtime socket closed: ${code} ${reason}`);
     this.handlers?.onClose(code, reason);
   }
 }
