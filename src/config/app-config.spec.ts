@@ -28,4 +28,14 @@ describe('loadAppConfig', () => {
     expect(message).not.toContain('short');
     expect(message).toContain('5 variables');
   });
+
+  it('validates the observability variables and lists the secrets to keep out of logs', () => {
+    const config = loadAppConfig({ OPENAI_API_KEY: 'sk-test-1234567890', METRICS_TOKEN: 'metrics-token-0123456789' });
+    expect(config.HEALTH_MAX_EVENT_LOOP_DELAY_MS).toBe(1000);
+    expect(config.secrets).toEqual(['sk-test-1234567890', 'metrics-token-0123456789']);
+    expect(() => loadAppConfig({ METRICS_TOKEN: 'short-token' })).toThrow(/METRICS_TOKEN/);
+    expect(() => loadAppConfig({ METRICS_TOKEN: 'short-token' })).not.toThrow(/short-token/);
+    expect(() => loadAppConfig({ HEALTH_MAX_EVENT_LOOP_DELAY_MS: '5' })).toThrow(/HEALTH_MAX_EVENT_LOOP_DELAY_MS/);
+    expect(loadAppConfig({ METRICS_TOKEN: '' }).METRICS_TOKEN).toBeUndefined();
+  });
 });

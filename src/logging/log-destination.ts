@@ -21,7 +21,7 @@ export class LogDestination {
 function prettyStream(): DestinationStream | undefined {
   try {
     const pretty = createRequire(__filename)('pino-pretty') as (opts: object) => DestinationStream;
-    return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+    return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,context', messageFormat: '{if context}[{context}] {end}{msg}' });
   } catch {
     return undefined;
   }
