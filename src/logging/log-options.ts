@@ -63,6 +63,9 @@ function pickHeaders(headers: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
+/** Only a well-formed CallSid goes into a line (the webhook body is untrusted). */
+const SID = /^[A-Za-z0-9_-]{1,64}$/;
+
 type Req = IncomingMessage & { originalUrl?: string; body?: unknown };
 
 function pathOf(req: Req): string {
@@ -115,7 +118,7 @@ export function pinoHttpOptions(config: AppConfig): Options<Req, ServerResponse>
     // The voice webhooks say which call they are about once the body is parsed (at completion).
     customProps: (req) => {
       const body = req.body as { CallSid?: unknown } | undefined;
-      return typeof body?.CallSid === 'string' ? { callSid: body.CallSid } : {};
+      return typeof body?.CallSid === 'string' && SID.test(body.CallSid) ? { callSid: body.CallSid } : {};
     },
   };
 }
