@@ -85,8 +85,9 @@ describe('GET /metrics', () => {
     now = await scrapeUntil(app, (s) => expect(dropped(s, 'invalid_twilio_frame')).toBe(1));
     expect(framesIn(now)).toBe(10);
 
-    // The assistant answers (paced ahead of playback); the caller interrupts; 2 late deltas are dropped.
-    const response = model.audioResponse({ chunks: chunks(testAudio(16000, 2), 1600), paceMs: 100, lateDeltas: 2 });
+    // The assistant answers (6 s of audio, sent twice as fast as it plays); the caller interrupts while it
+    // is still being sent; the 2 late deltas that follow are dropped.
+    const response = model.audioResponse({ chunks: chunks(testAudio(48000, 2), 1600), paceMs: 100, lateDeltas: 2 });
     await vi.waitFor(() => expect(call.receivedAudio().length).toBeGreaterThanOrEqual(3200), { timeout: 5000, interval: 5 });
     model.speechStarted();
     await call.waitFor('clear');
