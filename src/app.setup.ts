@@ -1,4 +1,7 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
+import { AppConfig } from './config/app-config';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppWsAdapter } from './app-ws.adapter';
@@ -7,9 +10,16 @@ import { AppWsAdapter } from './app-ws.adapter';
 export function setupApp(app: INestApplication): INestApplication {
   // Every Nest log line (and the buffered start-up lines) becomes structured JSON through pino.
   app.useLogger(app.get(Logger));
+  const config = app.get(AppConfig);
+  const http = app as NestExpressApplication;
   app.useWebSocketAdapter(new AppWsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
-  app.enableShutdownHooks();
+  // Twilio's webhook bodies are a few hundred bytes; nothing here needs large bodies.
+  http.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  http.useBodyParser('json', { limit: '64kb' });
+  http.disable('x-powered-by');
+  app.use(helmet());
+  if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, methods: ['GET', 'PUT', 'POST'] });
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DrainStateService } from '../src/health/drain-state.service';
+import { CallRegistry } from '../src/call-gateway/call-registry.service';
 import { FakeRealtimeServer } from './support/fake-realtime-server';
 import { TwilioCallSimulator } from './support/twilio-call-simulator';
-import { callSid, postTwiml, startTestApp, type TestApp } from './support/test-app';
+import { callSid, postTwiml, startTestApp, type TestApp, twimlParameters } from './support/test-app';
 
 interface Probe {
   status: number;
@@ -45,7 +45,7 @@ describe('health endpoints', () => {
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('ok');
     const d = health.body.details;
-    expect(d.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100 });
+    expect(d.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100, draining: false });
     expect(d.config.status).toBe('up');
     expect(d.drain).toEqual({ status: 'up', draining: false });
     expect(d.heap.status).toBe('up');
@@ -64,20 +64,19 @@ describe('health endpoints', () => {
     const { live, ready, health } = await probeAll(app);
     expect(live.status).toBe(200);
     expect(ready.status).toBe(503);
-    expect(ready.body.error.calls).toEqual({ status: 'down', active: 0, reserved: 1, capacity: 1 });
+    expect(ready.body.error.calls).toEqual({ status: 'down', active: 0, reserved: 1, capacity: 1, draining: false });
     expect(health.status).toBe(503);
     expect(health.body.error).toHaveProperty('calls');
   });
 
-  it('draining: not ready (503) from the moment DrainStateService.startDraining() is called, still live', async () => {
+  it('draining: not ready (503) from the moment the shutdown path starts draining, still live', async () => {
     app = await startTestApp();
     expect((await probe(app, '/health/ready')).status).toBe(200);
-    app.app.get(DrainStateService).startDraining();
+    app.app.get(CallRegistry).startDraining(); // what SIGTERM/SIGINT do first (src/main.ts)
     const { live, ready, health } = await probeAll(app);
     expect(live.status).toBe(200);
     expect(ready.status).toBe(503);
-    expect(ready.body.error.drain).toMatchObject({ status: 'down', draining: true, since: expect.stringMatching(/^\d{4}-/) });
-    expect(ready.body.error).not.toHaveProperty('calls');
+    expect(ready.body.error.drain).toEqual({ status: 'down', draining: true });
     expect(health.status).toBe(503);
   });
 
@@ -107,8 +106,8 @@ describe('health endpoints', () => {
     app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
     for (let i = 0; i < 3; i++) {
       const sid = callSid();
-      await postTwiml(app, { CallSid: sid });
-      const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid } });
+      const twiml = await postTwiml(app, { CallSid: sid });
+      const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
       expect((await call.waitForClose()).code).toBe(1011);
       const model = (await probe(app, '/health')).body.details.model;
       expect(model.reachable).toBe(i < 2);
@@ -132,9 +131,9 @@ describe('health endpoints', () => {
     fake = await FakeRealtimeServer.start();
     app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
     const sid = callSid();
-    await postTwiml(app, { CallSid: sid });
+    const twiml = await postTwiml(app, { CallSid: sid });
     await (await fake.waitForConnection(0)).waitFor('session.update');
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid } });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
     let model: any;
     await vi.waitFor(
       async () => {

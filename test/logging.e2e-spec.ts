@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from './support/fake-realtime-server';
 import { LogCapture, type LogRecord } from './support/log-capture';
 import { TwilioCallSimulator } from './support/twilio-call-simulator';
-import { callSid, chunks, postTwiml, startTestApp, testAudio, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp } from './support/test-app';
+import { callSid, chunks, postTwiml, startTestApp, testAudio, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp, twimlParameters } from './support/test-app';
 
 // nestjs-pino builds one logger per process from the first app's settings, so every app of this
 // file shares the capture, the level and the secrets.
@@ -22,7 +22,7 @@ async function placeSignedCall(app: TestApp, sid: string): Promise<TwilioCallSim
   const params = { CallSid: sid, From: '+15551230000', To: '+15559870000', Direction: 'inbound' };
   const res = await postTwiml(app, params, { signature: sign(`${TEST_PUBLIC_URL}/twiml`, params) });
   expect(res.status).toBe(200);
-  return TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid }, headers: STREAM_SIGNATURE() });
+  return TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(res.body), headers: STREAM_SIGNATURE() });
 }
 
 /** Fails naming the line (secret masked) if any secret value was ever written. */
@@ -152,8 +152,8 @@ describe('structured logs', () => {
     expect(dialFailed.msg).toContain('HTTP 401');
     const socketClosed = await logs.waitFor('realtime socket closed', (r) => r.context === 'RealtimeConnection');
     expect(socketClosed).toMatchObject({ level: 'debug', callSid: sid });
-    const modelClosed = await logs.waitFor('session sees the model gone', (r: LogRecord) => r.context === 'CallSession' && r.msg.includes('model connection'));
-    expect(modelClosed).toMatchObject({ level: 'warn', callSid: sid, streamSid: call.streamSid });
+    const modelFailed = await logs.waitFor('the session gives up on the model', (r: LogRecord) => r.context === 'CallSession' && r.msg.includes('401'));
+    expect(modelFailed).toMatchObject({ level: 'error', callSid: sid, streamSid: call.streamSid });
     const ended = await logs.waitFor('call ended', (r) => r.context === 'CallSession' && r.msg.includes('ended'));
     expect(ended.msg).toContain('model-unavailable');
     expectNoSecrets();

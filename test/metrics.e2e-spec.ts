@@ -5,7 +5,7 @@ import { FakeRealtimeServer } from './support/fake-realtime-server';
 import { LogsClient } from './support/logs-client';
 import { scrape, scrapeUntil, valueOf, type Scrape } from './support/metrics-client';
 import { TwilioCallSimulator } from './support/twilio-call-simulator';
-import { callSid, chunks, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { callSid, chunks, postTwiml, startTestApp, testAudio, type TestApp, twimlParameters } from './support/test-app';
 
 const echoTool: AgentTool = {
   name: 'echo',
@@ -30,6 +30,7 @@ const SERIES: [string, string][] = [
   ['voice_agent_model_connect_seconds', 'histogram'],
   ['voice_agent_model_status_total', 'counter'],
   ['voice_agent_model_reconnects_total', 'counter'],
+  ['voice_agent_model_reconnect_seconds', 'histogram'],
   ['voice_agent_first_audio_seconds', 'histogram'],
   ['voice_agent_dashboard_clients', 'gauge'],
   ['voice_agent_errors_total', 'counter'],
@@ -129,12 +130,39 @@ describe('GET /metrics', () => {
     await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_dashboard_clients')).toBe(0));
   });
 
+  it('counts a reconnection mid-call: started, succeeded, its duration, and caller audio beyond the reconnect buffer', async () => {
+    fake = await FakeRealtimeServer.start();
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, RECONNECT_AUDIO_BUFFER_MS: '100' }); // holds 5 frames
+    const dashboard = await LogsClient.connect(app);
+    const { call, model } = await placeCall(app, fake);
+    await dashboard.waitFor('model.status', (e) => e.status === 'connected');
+
+    fake.refuseNext(1, 503); // the first retry fails: a real gap
+    model.drop();
+    await dashboard.waitFor('model.status', (e) => e.status === 'reconnecting');
+    for (const frame of chunks(testAudio(160 * 10, 3), 160)) call.sendMedia(frame);
+    const restored = await dashboard.waitFor('model.status', (e) => e.status === 'connected' && e.reconnectMs !== undefined);
+    expect(restored.droppedFrames).toBe(5);
+
+    const now = await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_model_reconnects_total', { result: 'succeeded' })).toBe(1));
+    expect(valueOf(now, 'voice_agent_model_reconnects_total', { result: 'started' })).toBe(1); // one loss, however many attempts
+    expect(valueOf(now, 'voice_agent_model_reconnects_total', { result: 'failed' })).toBe(0);
+    expect(valueOf(now, 'voice_agent_model_status_total', { status: 'reconnecting' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(now, 'voice_agent_model_reconnect_seconds_count')).toBe(1);
+    expect(valueOf(now, 'voice_agent_model_reconnect_seconds_sum')).toBeCloseTo(restored.reconnectMs / 1000, 3);
+    expect(dropped(now, 'reconnect_buffer_full')).toBe(5);
+    expect(valueOf(now, 'voice_agent_active_calls')).toBe(1);
+    call.sendStop();
+    await call.waitForClose();
+    dashboard.close();
+  });
+
   it('counts a call whose model connection fails, by outcome and status', async () => {
     fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-some-other-key-0000' });
     app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
     const sid = callSid();
-    await postTwiml(app, { CallSid: sid });
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid } });
+    const twiml = await postTwiml(app, { CallSid: sid });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
     expect((await call.waitForClose()).code).toBe(1011);
     const now = await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_calls_total', { outcome: 'model-unavailable' })).toBe(1));
     expect(valueOf(now, 'voice_agent_model_status_total', { status: 'failed' })).toBe(1);

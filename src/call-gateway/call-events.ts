@@ -31,10 +31,20 @@ export type CallEventBody =
       badFrames: number;
       /** Model audio of an interrupted answer that was dropped, not played. */
       lateDeltasDropped: number;
-      /** From the stream's start to the first audio sent to the caller; null if none was. */
+      /** From the media socket's opening to the first audio sent to the caller; null if none was. */
       firstAudioMs: number | null;
     }
-  | { type: 'model.status'; status: ModelStatus; connectMs?: number; detail?: string }
+  | {
+      type: 'model.status';
+      status: ModelStatus;
+      connectMs?: number;
+      detail?: string;
+      /** Reconnects: attempt number, time from loss to restored, caller frames held and dropped meanwhile. */
+      attempt?: number;
+      reconnectMs?: number;
+      heldFrames?: number;
+      droppedFrames?: number;
+    }
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
   | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number }

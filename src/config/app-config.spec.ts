@@ -29,6 +29,13 @@ describe('loadAppConfig', () => {
     expect(message).toContain('5 variables');
   });
 
+  it('refuses production without Twilio signature checks unless explicitly disabled', () => {
+    expect(() => loadAppConfig({ NODE_ENV: 'production' })).toThrow(/TWILIO_AUTH_TOKEN: required in production.*ALLOW_UNSIGNED_TWILIO_REQUESTS/);
+    expect(loadAppConfig({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: 'abcdefgh12345678' }).NODE_ENV).toBe('production');
+    expect(loadAppConfig({ NODE_ENV: 'production', ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true' }).ALLOW_UNSIGNED_TWILIO_REQUESTS).toBe(true);
+    expect(() => loadAppConfig({ ALLOW_UNSIGNED_TWILIO_REQUESTS: 'maybe' })).toThrow(/ALLOW_UNSIGNED_TWILIO_REQUESTS/);
+  });
+
   it('validates the observability variables and lists the secrets to keep out of logs', () => {
     const config = loadAppConfig({ OPENAI_API_KEY: 'sk-test-1234567890', METRICS_TOKEN: 'metrics-token-0123456789' });
     expect(config.HEALTH_MAX_EVENT_LOOP_DELAY_MS).toBe(1000);

@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsNumber,
@@ -14,6 +15,8 @@ import {
 } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : value === true || value === 'true' || value === '1' ? true : value === false || value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 export const DEFAULT_INSTRUCTIONS =
@@ -107,6 +110,39 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(100) @Max(600000)
   SWEEP_INTERVAL_MS: number = 5000;
 
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  MODEL_RECONNECT_MAX_ATTEMPTS: number = 6;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(60000)
+  MODEL_RECONNECT_BASE_DELAY_MS: number = 200;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(600000)
+  MODEL_RECONNECT_MAX_DELAY_MS: number = 5000;
+
+  /** Caller audio held while the model reconnects (the oldest is dropped beyond it). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(60000)
+  RECONNECT_AUDIO_BUFFER_MS: number = 5000;
+
+  /** The Realtime service's session limit; calls switch to a fresh session before it. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  MODEL_SESSION_MAX_S: number = 3600;
+
+  /** Accept media streams that did not come through /twiml (no reservation token). Development only. */
+  @Transform(toBool) @IsBoolean()
+  ALLOW_UNRESERVED_STREAMS: boolean = false;
+
+  /** On SIGTERM/SIGINT, how long live calls may continue before they are ended. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(86400)
+  DRAIN_TIMEOUT_S: number = 30;
+
+  /** Comma-separated origins allowed by CORS; empty = no cross-origin access. */
+  @IsOptional() @IsString()
+  CORS_ORIGINS: string = '';
+
+  /** Production refuses to start without TWILIO_AUTH_TOKEN unless this says so explicitly. */
+  @Transform(toBool) @IsBoolean()
+  ALLOW_UNSIGNED_TWILIO_REQUESTS: boolean = false;
+
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; when not, only loopback (unproxied) scrapes are allowed. */
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
   METRICS_TOKEN?: string;
@@ -130,6 +166,10 @@ export class AppConfig {
     if (!this.PUBLIC_URL) return undefined;
     const base = this.PUBLIC_URL.replace(/\/+$/, '');
     return base + pathAndQuery;
+  }
+
+  get corsOrigins(): string[] {
+    return this.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   }
 
   /** Ready to take calls: the variables a call needs are present. */
@@ -162,9 +202,12 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
   }
   const config = plainToInstance(AppConfig, input);
   const errors = validateSync(config, { forbidUnknownValues: false });
-  if (errors.length > 0) {
-    const lines = errors.map(describe);
-    throw new ConfigValidationError(`Invalid environment (${errors.length} variable${errors.length > 1 ? 's' : ''}):\n  - ${lines.join('\n  - ')}`);
+  const lines = errors.map(describe);
+  if (config.NODE_ENV === 'production' && !config.TWILIO_AUTH_TOKEN && !config.ALLOW_UNSIGNED_TWILIO_REQUESTS) {
+    lines.push('TWILIO_AUTH_TOKEN: required in production (or set ALLOW_UNSIGNED_TWILIO_REQUESTS=true to accept unsigned Twilio requests)');
+  }
+  if (lines.length > 0) {
+    throw new ConfigValidationError(`Invalid environment (${lines.length} variable${lines.length > 1 ? 's' : ''}):\n  - ${lines.join('\n  - ')}`);
   }
   return config;
 }

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { CallRegistry } from '../call-gateway/call-registry.service';
-import { DrainStateService } from './drain-state.service';
 import { ModelReachability } from './model-reachability.service';
 
 /** Terminus indicators about taking calls, read from the real state of the server. */
@@ -12,7 +11,6 @@ export class CallsHealthIndicator {
     private readonly health: HealthIndicatorService,
     private readonly registry: CallRegistry,
     private readonly config: AppConfig,
-    private readonly drain: DrainStateService,
     private readonly model: ModelReachability,
   ) {}
 
@@ -26,15 +24,14 @@ export class CallsHealthIndicator {
   /** Down when every slot is taken (new calls would get the busy message). */
   capacity() {
     const check = this.health.check('calls');
-    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity };
+    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity, draining: this.registry.draining };
     return this.registry.hasCapacity() ? check.up(data) : check.down(data);
   }
 
-  /** Down from the moment the server starts draining for shutdown. */
+  /** Down from the moment the server starts draining for shutdown (CallRegistry.startDraining, on SIGTERM/SIGINT). */
   notDraining() {
     const check = this.health.check('drain');
-    const since = this.drain.drainingSince;
-    return since === null ? check.up({ draining: false }) : check.down({ draining: true, since: new Date(since).toISOString() });
+    return this.registry.draining ? check.down({ draining: true }) : check.up({ draining: false });
   }
 
   /**

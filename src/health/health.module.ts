@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CallGatewayModule } from '../call-gateway/call-gateway.module';
 import { CallsHealthIndicator } from './calls.health';
-import { DrainStateService } from './drain-state.service';
 import { EventLoopMonitor } from './event-loop-monitor.service';
 import { HealthController } from './health.controller';
 import { ModelReachability } from './model-reachability.service';
@@ -13,7 +12,6 @@ import { ProcessHealthIndicator } from './process.health';
   // failed probes are in the request log instead, at warn level.
   imports: [TerminusModule.forRoot({ logger: false }), CallGatewayModule],
   controllers: [HealthController],
-  providers: [CallsHealthIndicator, ProcessHealthIndicator, DrainStateService, EventLoopMonitor, ModelReachability],
-  exports: [DrainStateService],
+  providers: [CallsHealthIndicator, ProcessHealthIndicator, EventLoopMonitor, ModelReachability],
 })
 export class HealthModule {}

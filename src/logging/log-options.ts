@@ -27,7 +27,7 @@ export const REDACT_PATHS = [
   'req.headers["api-key"]',
   'req.headers["x-api-key"]',
   'res.headers["set-cookie"]',
-  ...['token', 'key', 'apiKey', 'api_key', 'authToken', 'password', 'secret', 'authorization'].flatMap((field) => [field, `*.${field}`]),
+  ...['token', 'key', 'apiKey', 'api_key', 'authToken', 'streamToken', 'password', 'secret', 'authorization'].flatMap((field) => [field, `*.${field}`]),
 ];
 
 /** Query parameters whose values are replaced in logged URLs. */

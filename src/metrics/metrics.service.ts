@@ -20,8 +20,8 @@ export class MetricsService implements OnModuleDestroy {
   private readonly knownTools: Set<string>;
   /** Calls whose model connection is being re-established (bounded by live calls). */
   private readonly reconnecting = new Set<string>();
-  /** Frame counts of calls that have ended; live calls are added at scrape time. */
-  private readonly ended = { framesIn: 0, framesOut: 0, badFrames: 0, lateDeltasDropped: 0 };
+  /** Frame counts of calls that have ended (live calls are added at scrape time), and of reconnect gaps. */
+  private readonly ended = { framesIn: 0, framesOut: 0, badFrames: 0, lateDeltasDropped: 0, reconnectOverflow: 0 };
 
   private readonly callsStarted: Counter;
   private readonly callsEnded: Counter<'outcome'>;
@@ -32,6 +32,7 @@ export class MetricsService implements OnModuleDestroy {
   private readonly modelConnect: Histogram;
   private readonly modelStatus: Counter<'status'>;
   private readonly reconnects: Counter<'result'>;
+  private readonly reconnectTime: Histogram;
   private readonly firstAudio: Histogram;
   private readonly errors: Counter<'source'>;
 
@@ -104,7 +105,9 @@ export class MetricsService implements OnModuleDestroy {
     });
     new Counter({
       name: 'voice_agent_dropped_frames_total',
-      help: 'Frames dropped: invalid_twilio_frame = bad Twilio messages of started calls; late_model_audio = model audio of an interrupted answer',
+      help:
+        'Frames dropped: invalid_twilio_frame = bad Twilio messages of started calls; late_model_audio = model audio of an interrupted answer; ' +
+        'reconnect_buffer_full = caller audio beyond RECONNECT_AUDIO_BUFFER_MS while the model reconnected',
       labelNames: ['reason'],
       registers,
       collect() {
@@ -117,6 +120,7 @@ export class MetricsService implements OnModuleDestroy {
         this.reset();
         this.inc({ reason: 'invalid_twilio_frame' }, bad);
         this.inc({ reason: 'late_model_audio' }, late);
+        this.inc({ reason: 'reconnect_buffer_full' }, ended.reconnectOverflow);
       },
     });
     this.bargeIns = new Counter({ name: 'voice_agent_barge_ins_total', help: 'Times a caller interrupted the assistant (clear + truncate)', registers });
@@ -152,6 +156,12 @@ export class MetricsService implements OnModuleDestroy {
       registers,
     });
     for (const result of ['started', 'succeeded', 'failed'] as const) this.reconnects.inc({ result }, 0);
+    this.reconnectTime = new Histogram({
+      name: 'voice_agent_model_reconnect_seconds',
+      help: 'From losing the model mid-call to having it back (successful reconnections)',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    });
     this.firstAudio = new Histogram({
       name: 'voice_agent_first_audio_seconds',
       help: "From the media stream's start to the first audio sent to the caller (observed when the call ends; calls with no audio are not counted)",
@@ -230,6 +240,8 @@ export class MetricsService implements OnModuleDestroy {
     switch (event.status) {
       case 'connected':
         if (typeof event.connectMs === 'number') this.modelConnect.observe(event.connectMs / 1000);
+        if (typeof event.reconnectMs === 'number') this.reconnectTime.observe(event.reconnectMs / 1000);
+        if (typeof event.droppedFrames === 'number') this.ended.reconnectOverflow += event.droppedFrames;
         if (wasReconnecting) {
           this.reconnecting.delete(event.callSid);
           this.recordModelReconnect('succeeded');

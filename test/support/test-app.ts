@@ -72,7 +72,7 @@ export function form(params: Record<string, string>): string {
 
 /** Posts the voice webhook as Twilio does (form-encoded), optionally signed. */
 export async function postTwiml(
-  app: TestApp,
+  app: Pick<TestApp, 'httpUrl'>,
   params: Record<string, string>,
   opts: { path?: string; signature?: string } = {},
 ): Promise<{ status: number; body: string; contentType: string | null }> {
@@ -110,4 +110,11 @@ export function chunks(audio: Buffer, size: number): Buffer[] {
 /** GET a JSON endpoint (typed loosely: tests inspect whatever came back). */
 export async function getJson(url: string): Promise<any> {
   return (await fetch(url)).json();
+}
+
+/** The <Parameter>s of a TwiML <Stream>, as Twilio passes them in `start.customParameters`. */
+export function twimlParameters(twiml: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const match of twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g)) params[match[1]] = match[2];
+  return params;
 }
