@@ -5,6 +5,7 @@ import { AppConfig } from './config/app-config';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { join } from 'node:path';
+import { Logger } from 'nestjs-pino';
 import { AppWsAdapter } from './app-ws.adapter';
 
 /** The dashboard page: plain files, no build step. Two levels up from both src/ and dist/. */
@@ -21,6 +22,8 @@ const DASHBOARD_HEADERS = {
 
 /** Everything main.ts does to the app besides listening, shared with the end-to-end tests. */
 export function setupApp(app: INestApplication): INestApplication {
+  // Every Nest log line (and the buffered start-up lines) becomes structured JSON through pino.
+  app.useLogger(app.get(Logger));
   const config = app.get(AppConfig);
   const http = app as NestExpressApplication;
   app.useWebSocketAdapter(new AppWsAdapter(app));

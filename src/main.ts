@@ -8,8 +8,9 @@ import { AppConfig, ConfigValidationError, loadAppConfig } from './config/app-co
 
 async function bootstrap(): Promise<void> {
   // Validate first (AppModule's import has already loaded any .env) so a bad variable gets one clear message.
-  const levels = logLevels(loadAppConfig(process.env).LOG_LEVEL);
-  const app = await NestFactory.create(AppModule, { logger: levels, abortOnError: false });
+  loadAppConfig(process.env);
+  // Start-up lines are held until setupApp() installs the JSON logger (LOG_LEVEL applies there).
+  const app = await NestFactory.create(AppModule, { bufferLogs: true, abortOnError: false });
   setupApp(app);
   const config = app.get(AppConfig);
   await app.listen(config.PORT);
@@ -55,12 +56,6 @@ async function bootstrap(): Promise<void> {
 }
 
 const STREAM_ENDED_GRACE_MS = 1500;
-
-const LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-function logLevels(level: string): (typeof LEVELS)[number][] {
-  const index = LEVELS.indexOf((level === 'info' ? 'log' : level) as (typeof LEVELS)[number]);
-  return LEVELS.slice(0, index + 1);
-}
 
 bootstrap().catch((err: unknown) => {
   if (err instanceof ConfigValidationError) console.error(err.message);

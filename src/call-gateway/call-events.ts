@@ -34,7 +34,18 @@ export interface ResponseUsage {
  */
 export type CallEventBody =
   | { type: 'call.started'; streamSid: string; from: string | null; to: string | null; direction: string | null; startedAt: string }
-  | { type: 'call.ended'; reason: CallEndReason; durationMs: number; framesIn: number; framesOut: number; badFrames: number }
+  | {
+      type: 'call.ended';
+      reason: CallEndReason;
+      durationMs: number;
+      framesIn: number;
+      framesOut: number;
+      badFrames: number;
+      /** Model audio of an interrupted answer that was dropped, not played. */
+      lateDeltasDropped: number;
+      /** From the media socket's opening to the first audio sent to the caller; null if none was. */
+      firstAudioMs: number | null;
+    }
   | {
       type: 'model.status';
       status: ModelStatus;

@@ -86,8 +86,8 @@ export class CallRegistry implements OnApplicationShutdown {
    * the service sees. Used by pre-dial, dial-on-start, reconnects and session rollover.
    */
   dial(callSid: string, settings: AgentSettings = this.sessionConfig.current): RealtimeConnection {
-    const connection = this.connections.create();
-    connection.connect().catch((err: Error) => this.logger.warn(`model connection for ${callSid} failed: ${err.message}`));
+    const connection = this.connections.create(callSid);
+    connection.connect().catch((err: Error) => this.logger.warn({ callSid }, `model connection for ${callSid} failed: ${err.message}`));
     connection.send(this.sessionConfig.sessionUpdate(this.tools.schemas(), settings));
     return connection;
   }
@@ -106,7 +106,7 @@ export class CallRegistry implements OnApplicationShutdown {
     const token = randomBytes(18).toString('base64url');
     const timer = setTimeout(() => {
       if (this.reservations.get(callSid)?.connection !== connection) return;
-      this.logger.warn(`no stream arrived for ${callSid} within ${this.config.PREDIAL_TIMEOUT_MS} ms; closing its model connection`);
+      this.logger.warn({ callSid }, `no stream arrived for ${callSid} within ${this.config.PREDIAL_TIMEOUT_MS} ms; closing its model connection`);
       this.dropReservation(callSid);
     }, this.config.PREDIAL_TIMEOUT_MS);
     timer.unref();

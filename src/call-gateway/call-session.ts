@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import type {
   RealtimeConversationItemFunctionCall,
   RealtimeServerEvent,
@@ -12,6 +11,7 @@ import type { RealtimeConnection } from '../openai/realtime-connection';
 import type { AgentSettings, SessionConfigService } from '../openai/session-config.service';
 import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
 import { responseUsage, type CallEndReason, type CallEventBody, type CallEventBus } from './call-events';
+import { CallLogger } from './call-logger';
 import type { CallRegistry } from './call-registry.service';
 import { ConversationLog } from './conversation-log';
 import { PlaybackTracker } from './playback-tracker';
@@ -64,7 +64,7 @@ interface Reconnect {
  * A plain class (made by CallSessionFactory), so every call has its own state and nothing is shared.
  */
 export class CallSession {
-  private readonly logger = new Logger('CallSession');
+  private readonly logger = new CallLogger('CallSession', this);
   private state: State = 'awaiting-start';
   callSid = '';
   streamSid = '';
@@ -80,6 +80,8 @@ export class CallSession {
   /** Caller frames that did not fit the reconnect buffer. */
   gapFramesDropped = 0;
   reconnects = 0;
+  /** Milliseconds from the media socket's opening to the first audio sent to the caller; set once per call. */
+  firstAudioMs: number | null = null;
   endReason: CallEndReason | null = null;
 
   private settings: AgentSettings | undefined;
@@ -491,7 +493,7 @@ export class CallSession {
     if (typeof delta !== 'string' || delta.length === 0) return;
     const mark = this.tracker.audioSent(event.item_id, base64ByteLength(delta), performance.now());
     this.responseHadAudio = true;
-    this.framesOut++;
+    if (this.framesOut++ === 0) this.firstAudioMs = Date.now() - this.startedAt;
     this.sendToTwilio(this.mediaPrefix + JSON.stringify(delta) + '}}');
     this.sendToTwilio(this.markPrefix + JSON.stringify(mark) + '}}');
   }
@@ -647,7 +649,7 @@ export class CallSession {
     if (!wasLive) return;
     this.deps.registry.release(this);
     const durationMs = Date.now() - this.startedAt;
-    this.publish({ type: 'call.ended', reason, durationMs, framesIn: this.framesIn, framesOut: this.framesOut, badFrames: this.badFrames });
+    this.publish({ type: 'call.ended', reason, durationMs, framesIn: this.framesIn, framesOut: this.framesOut, badFrames: this.badFrames, lateDeltasDropped: this.lateDeltasDropped, firstAudioMs: this.firstAudioMs });
     this.logger.log(`call ${this.callSid} ended: ${reason} after ${Math.round(durationMs / 1000)} s (${this.framesIn} frames in, ${this.framesOut} out)`);
   }
 }

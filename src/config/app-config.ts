@@ -153,6 +153,14 @@ export class AppConfig {
   @Transform(toBool) @IsBoolean()
   ALLOW_UNSIGNED_TWILIO_REQUESTS: boolean = false;
 
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; when not, only loopback (unproxied) scrapes are allowed. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  METRICS_TOKEN?: string;
+
+  /** /health/ready fails while the event loop has been blocked this long within the last few seconds. */
+  @Transform(toInt) @IsInt() @Min(20) @Max(60000)
+  HEALTH_MAX_EVENT_LOOP_DELAY_MS: number = 1000;
+
   /** The stream URL Twilio connects to, derived from PUBLIC_URL. */
   streamUrl(path = '/ws/call'): string | undefined {
     if (!this.PUBLIC_URL) return undefined;
@@ -181,6 +189,11 @@ export class AppConfig {
     if (!this.PUBLIC_URL) missing.push('PUBLIC_URL');
     return missing;
   }
+
+  /** Values that must never reach a log line, whatever field or message they end up in. */
+  get secrets(): string[] {
+    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.DASHBOARD_TOKEN].filter((s): s is string => !!s);
+  }
 }
 
 function joinPath(base: string, path: string): string {
@@ -193,7 +206,7 @@ export class ConfigValidationError extends Error {}
 export function loadAppConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const input: Record<string, unknown> = {};
-  for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN', 'DASHBOARD_TOKEN']) {
+  for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN', 'DASHBOARD_TOKEN', 'METRICS_TOKEN']) {
     // An empty value means "use the default" (so a copied .env.example works as is).
     if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
   }

@@ -60,7 +60,7 @@ describe('LiveCallsStore', () => {
     publish('CA1', { type: 'transcript.done', role: 'user', itemId: 'u', text: 'bye' });
     expect(store.snapshot().map((c) => c.callSid)).toEqual(['CA1', 'CA2']);
     expect(store.snapshot('CA2').map((c) => c.callSid)).toEqual(['CA2']);
-    publish('CA1', { type: 'call.ended', reason: 'caller-hung-up', durationMs: 5, framesIn: 0, framesOut: 0, badFrames: 0 });
+    publish('CA1', { type: 'call.ended', reason: 'caller-hung-up', durationMs: 5, framesIn: 0, framesOut: 0, badFrames: 0, lateDeltasDropped: 0, firstAudioMs: null });
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'late', delta: 'x' });
     expect(store.snapshot().map((c) => c.callSid)).toEqual(['CA2']);
     expect(store.snapshot('CA1')).toEqual([]);

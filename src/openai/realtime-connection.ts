@@ -18,6 +18,8 @@ export interface RealtimeConnectionOptions {
   /** Upper bound on messages queued while the socket is still connecting. */
   maxQueued?: number;
   handshakeTimeoutMs?: number;
+  /** The call this connection serves, for its log lines. */
+  callSid?: string;
 }
 
 /**
@@ -166,7 +168,7 @@ export class RealtimeConnection {
     if (this.closeInfo) return;
     this.closeInfo = { code, reason, httpStatus, lastError: this.lastError, opened: this.openedAt > 0 };
     this.queue = [];
-    if (code !== 1000) this.logger.debug(`Realtime socket closed: ${code} ${reason}`);
+    if (code !== 1000) this.logger.debug({ callSid: this.options.callSid }, `Realtime socket closed: ${code} ${reason}`);
     this.handlers?.onClose(this.closeInfo);
   }
 }

@@ -71,7 +71,7 @@ export class TwimlController {
     const reservation = callSid ? this.registry.reserve(callSid) : null;
     if (!reservation) {
       const why = !callSid ? 'no CallSid' : this.registry.draining ? 'draining' : `at capacity (${this.registry.capacity} calls)`;
-      this.logger.warn(`${why}: answering ${callSid ?? 'call'} with the busy message`);
+      this.logger.warn({ callSid }, `${why}: answering ${callSid ?? 'call'} with the busy message`);
       return this.twiml.sayAndHangUp(this.config.AGENT_BUSY_MESSAGE);
     }
     return this.twiml.connect({ callSid, from: params.From, to: params.To, direction: params.Direction, streamToken: reservation.token });
