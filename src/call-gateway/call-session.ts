@@ -607,9 +607,12 @@ export class CallSession {
     if (patch.voice !== undefined && (this.framesOut > 0 || this.lateDeltasDropped > 0)) {
       return 'the voice cannot change once the assistant has spoken';
     }
-    // Kept for the call's next connection too (reconnect, rollover), which dials with this.settings.
+    // Kept for the call's later connections (reconnect, rollover), which dial with this.settings;
+    // a session already prepared for a rollover gets the update too.
     this.settings = { ...(this.settings ?? this.deps.sessionConfig.current), ...patch };
-    this.model?.send(this.deps.sessionConfig.liveUpdate(patch, this.deps.tools.schemas()));
+    const update = this.deps.sessionConfig.liveUpdate(patch, this.deps.tools.schemas());
+    this.model?.send(update);
+    this.nextModel?.send(update);
     return null;
   }
 
