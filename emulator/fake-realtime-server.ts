@@ -5,7 +5,7 @@
 // function-call responses) that tests drive explicitly, or that a ScriptedVoiceModel
 // (voice-model.ts) drives from the caller's audio. Event shapes come from the `openai` package's types.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -137,6 +137,15 @@ export class FakeRealtimeServer {
     return server;
   }
 
+  /** Fault injection: refuse the next `count` upgrades with HTTP `status` (e.g. 503), as an overloaded service does. */
+  refuseNext(count: number, status = 503): void {
+    for (let i = 0; i < count; i++) this.refusals.push(status);
+  }
+
+  /** Upgrades refused so far by refuseNext. */
+  refused = 0;
+  private readonly refusals: number[] = [];
+
   /** Resolves when connection number `index` (0-based, in order of acceptance) exists. */
   waitForConnection(index = 0, timeoutMs = DEFAULT_WAIT_MS): Promise<FakeRealtimeConnection> {
     return this.waiters.until(
@@ -154,7 +163,7 @@ export class FakeRealtimeServer {
         pending.socket.destroy();
       }
       this.pendingUpgrades.clear();
-      for (const connection of this.connections) connection.drop();
+      for (const connection of this.connections) connection?.drop(); // tests may have released some
       await new Promise<void>((resolve) => this.wss.close(() => resolve()));
       this.http.closeAllConnections();
       await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -169,8 +178,14 @@ export class FakeRealtimeServer {
       socket.destroy();
       return;
     }
+    if (this.refusals.length > 0) {
+      const status = this.refusals.shift()!;
+      this.refused++;
+      rejectUpgrade(socket, status, { error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null, param: null } });
+      return;
+    }
     if (this.opts.requireApiKey !== undefined && !this.authorized(req.headers, this.opts.requireApiKey)) {
-      rejectUnauthorized(socket, {
+      rejectUpgrade(socket, 401, {
         error: {
           message: 'Incorrect API key provided.',
           type: 'invalid_request_error',
@@ -208,11 +223,11 @@ export class FakeRealtimeServer {
   }
 }
 
-// Answers the upgrade request with a plain HTTP 401, as the real endpoint does for a bad key.
-function rejectUnauthorized(socket: Duplex, body: unknown): void {
+// Answers the upgrade request with a plain HTTP error, as the real endpoint does (401 for a bad key, 5xx when overloaded).
+function rejectUpgrade(socket: Duplex, status: number, body: unknown): void {
   const json = JSON.stringify(body);
   socket.end(
-    'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n' +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
   );
 }

@@ -207,6 +207,11 @@ export class TwilioCallSimulator {
     this.stopPlayback();
   }
 
+  /** The caller's side vanishes: the TCP connection is destroyed without a close frame. */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
   close(code = 1000): void {
     this.ws.close(code);
   }

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
+import twilio from 'twilio';
 import { FRAME_BYTES } from '../emulator/audio-codec';
 import { CallerMicrophone } from '../emulator/caller-microphone';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
@@ -30,6 +31,8 @@ export interface LoadRequest {
   warmupMs: number;
   /** The server's V8 inspector, to read its live heap after a forced GC. */
   inspectorUrl?: string;
+  /** The server's TWILIO_AUTH_TOKEN: every webhook and stream is signed, as in production. */
+  twilioAuthToken: string;
 }
 
 export interface Stats {
@@ -231,15 +234,18 @@ class BenchCall {
   }
 
   /** Webhook (which pre-dials the model), then the stream; or, with `predial` false, only the stream. */
-  async place(serverUrl: string, streamDelayMs: number, predial = true): Promise<void> {
+  async place(serverUrl: string, streamDelayMs: number, token: string, predial = true): Promise<void> {
     const onMessage = (m: any, at: number): void => this.onAppMessage(m, at);
     if (predial) {
-      const placed = await dial({ baseUrl: serverUrl, streamDelayMs, simulator: { record: false, onMessage } });
+      const placed = await dial({ baseUrl: serverUrl, streamDelayMs, signatureToken: token, simulator: { record: false, onMessage } });
       this.call = placed.call;
       this.startedAt = placed.startedAt;
     } else {
       const callSid = newCallSid();
-      this.call = await TwilioCallSimulator.connect(sameOrigin(serverUrl, 'ws://x/ws/call'), { callSid, customParameters: { callSid }, record: false, onMessage });
+      // PUBLIC_URL is the server's own address here, so the stream URL it signs is the one we open.
+      const url = sameOrigin(serverUrl, 'ws://x/ws/call');
+      const headers = { 'x-twilio-signature': twilio.getExpectedTwilioSignature(token, url, {}) };
+      this.call = await TwilioCallSimulator.connect(url, { callSid, customParameters: { callSid }, headers, record: false, onMessage });
       this.startedAt = performance.now();
     }
     this.mic = new CallerMicrophone(this.call, {
@@ -380,7 +386,7 @@ class LoadGenerator {
       const at = (i * rampMs) / n;
       placing.push(
         delay(at)
-          .then(() => call.place(req.serverUrl, req.streamDelayMs))
+          .then(() => call.place(req.serverUrl, req.streamDelayMs, req.twilioAuthToken))
           .catch((err: Error) => void (call.error = err.message)),
       );
     }
@@ -410,7 +416,7 @@ class LoadGenerator {
     // One call without the webhook: what pre-dial saves.
     const direct = new BenchCall(this.nextCallIndex++, this.models, this.window, this.capacity);
     this.callers.set(direct.index, direct);
-    await direct.place(req.serverUrl, 0, false).catch((err: Error) => void (direct.error = err.message));
+    await direct.place(req.serverUrl, 0, req.twilioAuthToken, false).catch((err: Error) => void (direct.error = err.message));
     await until(() => direct.error !== null || direct.firstAudioAt > 0, 10_000);
     const withoutPredialMs = direct.firstAudioAt ? direct.firstAudioAt - direct.startedAt : NaN;
     await this.hangUpAll([direct], req.serverUrl);

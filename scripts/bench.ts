@@ -6,6 +6,7 @@
 // barge-in clear latency and truncation error. Prints a markdown table and writes JSON to
 // bench-results/. Targets are reported, never asserted: the numbers depend on the machine.
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -94,6 +95,8 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
   try {
     const { url } = await once<{ url: string }>(load, 'ready');
     const port = await freePort();
+    // Production mode needs a Twilio token: every webhook and stream upgrade is signed and checked, as in production.
+    const twilioAuthToken = randomBytes(16).toString('hex');
     const server = await startServer(
       {
         PORT: String(port),
@@ -104,7 +107,9 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
         MAX_CONCURRENT_CALLS: String(calls + 20),
         // The AI speaks first, so `start` → first audio measures pre-dial.
         AGENT_GREETING: 'Greet the caller.',
-        TWILIO_AUTH_TOKEN: '',
+        TWILIO_AUTH_TOKEN: twilioAuthToken,
+        // Only for the one comparison call whose stream arrives without a webhook (and so without a reservation).
+        ALLOW_UNRESERVED_STREAMS: 'true',
         DASHBOARD_TOKEN: '',
       },
       {
@@ -123,6 +128,7 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
         warmupCalls: opts.smoke ? 1 : 2,
         warmupMs: opts.smoke ? 1000 : 2000,
         inspectorUrl: server.inspectorUrl ?? undefined,
+        twilioAuthToken,
       };
       load.send(request);
       const { result } = await once<{ result: LoadResult }>(load, 'result');

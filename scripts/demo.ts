@@ -159,6 +159,8 @@ async function main(): Promise<void> {
 
     // The product, exactly as `npm start` runs it, on embedded defaults plus a local "OpenAI".
     const port = await freePort();
+    // Signed like Twilio signs: the demo exercises the signature checks too (and works in production mode).
+    const twilioToken = randomBytes(16).toString('hex');
     server = await startServer(
       {
         PORT: String(port),
@@ -167,8 +169,8 @@ async function main(): Promise<void> {
         OPENAI_REALTIME_URL: emulator.url,
         WEATHER_API_URL: weather.url,
         AGENT_GREETING: DEMO_GREETING_INSTRUCTIONS,
+        TWILIO_AUTH_TOKEN: twilioToken,
         // Values a developer's .env may hold that would change the demo (empty = default).
-        TWILIO_AUTH_TOKEN: '',
         DASHBOARD_TOKEN: '',
         MAX_CONCURRENT_CALLS: '10',
       },
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
     printer.startClock();
     const placed = await dial({
       baseUrl: server.url,
+      signatureToken: twilioToken,
       streamDelayMs: STREAM_DELAY_MS,
       simulator: {
         onMessage: (m, at) => {
@@ -254,7 +257,7 @@ async function main(): Promise<void> {
     await until(() => printer.count('call.ended') >= 1, 5_000, 'call.ended');
 
     // Twilio asks what to do when the stream ends: after end_call the answer is a plain hang-up.
-    const next = await postVoiceWebhook({ CallSid: placed.callSid, CallStatus: 'in-progress' }, { baseUrl: server.url, path: '/twiml/stream-ended' });
+    const next = await postVoiceWebhook({ CallSid: placed.callSid, CallStatus: 'in-progress' }, { baseUrl: server.url, path: '/twiml/stream-ended', signatureToken: twilioToken });
 
     // ---- summary and verdict ----
     const connection = connections[0];

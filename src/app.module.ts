@@ -4,13 +4,26 @@ import { CallGatewayModule } from './call-gateway/call-gateway.module';
 import { CleanupModule } from './cleanup/cleanup.module';
 import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
+import { LoggingModule } from './logging/logging.module';
 import { LogsGatewayModule } from './logs-gateway/logs-gateway.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OpenAIModule } from './openai/openai.module';
 import { ToolsModule } from './tools/tools.module';
 import { TwimlModule } from './twiml/twiml.module';
 
 @Module({
-  imports: [AppConfigModule, OpenAIModule, ToolsModule, CallGatewayModule, TwimlModule, LogsGatewayModule, HealthModule, CleanupModule],
+  imports: [
+    AppConfigModule,
+    LoggingModule,
+    OpenAIModule,
+    ToolsModule,
+    CallGatewayModule,
+    TwimlModule,
+    LogsGatewayModule,
+    HealthModule,
+    CleanupModule,
+    MetricsModule,
+  ],
   controllers: [AppController],
 })
 export class AppModule {}

@@ -169,15 +169,17 @@ describe('a call', () => {
     call.sendStop();
   });
 
-  it('ends the stream (so TwiML speaks the fallback) when the model connection drops mid-call', async () => {
+  it('ends the stream (so TwiML speaks the fallback) when the model cannot be reached again mid-call', async () => {
     fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MODEL_RECONNECT_MAX_ATTEMPTS: '2', MODEL_RECONNECT_BASE_DELAY_MS: '20' });
     const { call, model, sid } = await placeCall(app, fake);
     call.sendMedia(testAudio(160, 7));
     await model.waitForAppendedBytes(160);
+    fake.refuseNext(5, 503);
     model.drop();
     const closed = await call.waitForClose();
     expect(closed.code).toBe(1011);
+    expect(fake.refused).toBe(2);
     const next = await postTwiml(app, { CallSid: sid }, { path: '/twiml/stream-ended' });
     expect(next.body).toMatch(/<Say>Sorry, the assistant is not available[^<]*<\/Say><Hangup\/>/);
     const health = await getJson(`${app.httpUrl}/health`);
@@ -186,7 +188,7 @@ describe('a call', () => {
 
   it('ends the stream when the model cannot be reached at all', async () => {
     fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-some-other-key-000' });
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ALLOW_UNRESERVED_STREAMS: 'true' });
     const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`);
     const closed = await call.waitForClose();
     expect(closed.code).toBe(1011);

@@ -3,7 +3,7 @@ import { placeCall } from './support/call-helpers';
 import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { LogsClient } from './support/logs-client';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, chunks, getJson, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { callSid, chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp, twimlParameters } from './support/test-app';
 
 describe('many calls at once', () => {
   let app: TestApp | undefined;
@@ -117,7 +117,7 @@ describe('bad input on /ws/call', () => {
 
   it('refuses a second stream for a call that is already streaming', async () => {
     fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ALLOW_UNRESERVED_STREAMS: 'true' });
     const first = await placeCall(app, fake, 0);
     const sid = first.sid;
     const second = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid } });
@@ -138,7 +138,9 @@ describe('bad input on /ws/call', () => {
   it('accepts the legacy /call path', async () => {
     fake = await FakeRealtimeServer.start();
     app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/call`, { callSid: callSid() });
+    const sid = callSid();
+    const twiml = await postTwiml(app, { CallSid: sid });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
     const model = await fake.waitForConnection(0);
     call.sendMedia(testAudio(160, 5));
     await model.waitForAppendedBytes(160);

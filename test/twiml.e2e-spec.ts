@@ -2,7 +2,7 @@ import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, getJson, postTwiml, startTestApp, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp } from './support/test-app';
+import { callSid, getJson, postTwiml, startTestApp, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp, twimlParameters } from './support/test-app';
 
 const AUTH_TOKEN = 'twilio-auth-token-for-tests';
 
@@ -27,6 +27,7 @@ describe('voice webhook /twiml', () => {
     expect(res.body).toContain(`<Parameter name="callSid" value="${sid}"/>`);
     expect(res.body).toContain('<Parameter name="from" value="+15551230000"/>');
     expect(res.body).toContain('<Parameter name="to" value="+15559870000"/>');
+    expect(twimlParameters(res.body).streamToken).toMatch(/^[A-Za-z0-9_-]{24}$/);
     // A spoken fallback and hang-up follow the stream.
     expect(res.body).toMatch(/<\/Connect><Say>Sorry, the assistant is not available[^<]*<\/Say><Hangup\/><\/Response>$/);
   });
@@ -43,14 +44,14 @@ describe('voice webhook /twiml', () => {
     fake = await FakeRealtimeServer.start({ requireApiKey: TEST_API_KEY });
     app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
     const sid = callSid();
-    await postTwiml(app, { CallSid: sid, From: '+1555', To: '+1666' });
+    const twiml = await postTwiml(app, { CallSid: sid, From: '+1555', To: '+1666' });
     // The connection is open and configured before any stream exists.
     const model = await fake.waitForConnection(0);
     expect(model.headers.authorization).toBe(`Bearer ${TEST_API_KEY}`);
     expect(model.model).toBe('gpt-realtime');
     await model.waitFor('session.update');
 
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid } });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
     call.sendMedia(Buffer.alloc(160, 0x7f));
     await model.waitForAppendedBytes(160);
     expect(fake.connections).toHaveLength(1);
@@ -59,9 +60,9 @@ describe('voice webhook /twiml', () => {
     await model.waitForClose();
   });
 
-  it('dials on start when no webhook pre-dialled the call', async () => {
+  it('dials on start when no webhook pre-dialled the call (ALLOW_UNRESERVED_STREAMS)', async () => {
     fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ALLOW_UNRESERVED_STREAMS: 'true' });
     const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`);
     const model = await fake.waitForConnection(0);
     await model.waitFor('session.update');
@@ -138,7 +139,7 @@ describe('voice webhook /twiml', () => {
 
     it('requires a valid signature on the media stream upgrade (403 before the upgrade)', async () => {
       fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: AUTH_TOKEN });
+      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: AUTH_TOKEN, ALLOW_UNRESERVED_STREAMS: 'true' });
       await expect(TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`)).rejects.toThrow(/403/);
       await expect(
         TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { headers: { 'x-twilio-signature': sign('wss://voice.example.test/ws/call?x=1', {}) } }),
@@ -174,14 +175,14 @@ describe('HTTP endpoints', () => {
     });
 
     const tools = await getJson(`${app.httpUrl}/tools`);
-    expect(tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords', 'end_call']);
+    expect(tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords', 'end_call', 'ask_operator']);
     expect(tools[0]).toMatchObject({ type: 'function', parameters: { type: 'object', required: ['latitude', 'longitude'] } });
 
     const health = await fetch(`${app.httpUrl}/health`);
     expect(health.status).toBe(200);
     const body: any = await health.json();
     expect(body.status).toBe('ok');
-    expect(body.details.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100 });
+    expect(body.details.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100, draining: false });
     expect(body.details.heap.status).toBe('up');
 
     const docs = await fetch(`${app.httpUrl}/docs`);

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { RealtimeResponseUsage } from 'openai/resources/realtime/realtime';
 
 /** Why a call ended. */
 export type CallEndReason =
@@ -15,25 +16,77 @@ export type CallEndReason =
 
 export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed';
 
+/** Token counts of one model response, in our own names (OpenAI's usage object has changed shape before). */
+export interface ResponseUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  inputAudioTokens: number;
+  outputAudioTokens: number;
+  cachedTokens: number;
+}
+
 /**
  * What happens in a call, in our own stable vocabulary (not raw OpenAI event names).
  * Published on the CallEventBus; the logs gateway, metrics and history read them.
- * Never published per audio frame.
+ * Never published per audio frame. This is the dashboard contract (README, "Call events"):
+ * add fields freely, but renaming or removing one needs a new envelope version.
  */
 export type CallEventBody =
   | { type: 'call.started'; streamSid: string; from: string | null; to: string | null; direction: string | null; startedAt: string }
-  | { type: 'call.ended'; reason: CallEndReason; durationMs: number; framesIn: number; framesOut: number; badFrames: number }
-  | { type: 'model.status'; status: ModelStatus; connectMs?: number; detail?: string }
+  | {
+      type: 'call.ended';
+      reason: CallEndReason;
+      durationMs: number;
+      framesIn: number;
+      framesOut: number;
+      badFrames: number;
+      /** Model audio of an interrupted answer that was dropped, not played. */
+      lateDeltasDropped: number;
+      /** From the media socket's opening to the first audio sent to the caller; null if none was. */
+      firstAudioMs: number | null;
+    }
+  | {
+      type: 'model.status';
+      status: ModelStatus;
+      connectMs?: number;
+      detail?: string;
+      /** Reconnects: attempt number, time from loss to restored, caller frames held and dropped meanwhile. */
+      attempt?: number;
+      reconnectMs?: number;
+      heldFrames?: number;
+      droppedFrames?: number;
+    }
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
   | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number }
   | { type: 'function_call.started'; callId: string; name: string; arguments: string }
-  | { type: 'function_call.finished'; callId: string; name: string; output: string; durationMs: number; error?: string }
+  | {
+      type: 'function_call.finished';
+      callId: string;
+      name: string;
+      output: string;
+      durationMs: number;
+      error?: string;
+      /** 'operator' when a dashboard answered it by hand. */
+      answeredBy: 'tool' | 'operator';
+    }
   | { type: 'dtmf'; digit: string }
-  | { type: 'usage'; responseId: string; status: string; usage: unknown }
+  | ({ type: 'usage'; responseId: string; status: string } & ResponseUsage)
   | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string };
 
 export type CallEvent = CallEventBody & { callSid: string; ts: string };
+
+export function responseUsage(usage: RealtimeResponseUsage): ResponseUsage {
+  return {
+    inputTokens: usage.input_tokens ?? 0,
+    outputTokens: usage.output_tokens ?? 0,
+    totalTokens: usage.total_tokens ?? 0,
+    inputAudioTokens: usage.input_token_details?.audio_tokens ?? 0,
+    outputAudioTokens: usage.output_token_details?.audio_tokens ?? 0,
+    cachedTokens: usage.input_token_details?.cached_tokens ?? 0,
+  };
+}
 
 export type CallEventListener = (event: CallEvent) => void;
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type WebSocket from 'ws';
 import { AppConfig } from '../config/app-config';
+import { SessionConfigService } from '../openai/session-config.service';
 import { ToolRegistry } from '../tools/tool-registry.service';
 import { CallEventBus } from './call-events';
 import { CallRegistry } from './call-registry.service';
@@ -14,9 +15,16 @@ export class CallSessionFactory {
     private readonly events: CallEventBus,
     private readonly tools: ToolRegistry,
     private readonly registry: CallRegistry,
+    private readonly sessionConfig: SessionConfigService,
   ) {}
 
   create(socket: WebSocket): CallSession {
-    return new CallSession(socket, { config: this.config, events: this.events, tools: this.tools, registry: this.registry });
+    return new CallSession(socket, {
+      config: this.config,
+      events: this.events,
+      tools: this.tools,
+      registry: this.registry,
+      sessionConfig: this.sessionConfig,
+    });
   }
 }

@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import type {
   RealtimeConversationItemFunctionCall,
   RealtimeServerEvent,
@@ -7,10 +6,14 @@ import type {
 } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config';
+import { backoffDelay, isFatalErrorEvent, isRetryable, type ModelFailure } from '../openai/model-failure';
 import type { RealtimeConnection } from '../openai/realtime-connection';
+import type { AgentSettings, SessionConfigService } from '../openai/session-config.service';
 import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
-import type { CallEndReason, CallEventBody, CallEventBus } from './call-events';
+import { responseUsage, type CallEndReason, type CallEventBody, type CallEventBus } from './call-events';
+import { CallLogger } from './call-logger';
 import type { CallRegistry } from './call-registry.service';
+import { ConversationLog } from './conversation-log';
 import { PlaybackTracker } from './playback-tracker';
 import {
   base64ByteLength,
@@ -25,6 +28,7 @@ export interface CallSessionDeps {
   events: CallEventBus;
   tools: ToolRegistry;
   registry: CallRegistry;
+  sessionConfig: SessionConfigService;
 }
 
 /** WebSocket close codes we use on the Twilio socket. */
@@ -41,15 +45,26 @@ const MAX_BAD_FRAMES = 100;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** If goodbye marks never come back, hang up anyway. */
 const HANGUP_GRACE_MS = 20_000;
+/** How often a pending session rollover looks for a pause in the conversation. */
+const ROLLOVER_CHECK_MS = 100;
 
 type State = 'awaiting-start' | 'live' | 'ended';
 
+interface Reconnect {
+  attempt: number;
+  startedAt: number;
+  timer: NodeJS.Timeout | undefined;
+  /** gapFramesDropped when this outage began. */
+  droppedBefore: number;
+}
+
 /**
- * One phone call: the Twilio media socket on one side, one Realtime connection on the other.
+ * One phone call: the Twilio media socket on one side, one Realtime connection on the other
+ * (replaced transparently on failure or before the session's time limit).
  * A plain class (made by CallSessionFactory), so every call has its own state and nothing is shared.
  */
 export class CallSession {
-  private readonly logger: Logger;
+  private readonly logger = new CallLogger('CallSession', this);
   private state: State = 'awaiting-start';
   callSid = '';
   streamSid = '';
@@ -62,9 +77,25 @@ export class CallSession {
   framesOut = 0;
   badFrames = 0;
   lateDeltasDropped = 0;
+  /** Caller frames that did not fit the reconnect buffer. */
+  gapFramesDropped = 0;
+  reconnects = 0;
+  /** Milliseconds from the media socket's opening to the first audio sent to the caller; set once per call. */
+  firstAudioMs: number | null = null;
   endReason: CallEndReason | null = null;
 
+  private settings: AgentSettings | undefined;
   private model: RealtimeConnection | null = null;
+  private modelConfigured = false;
+  /** A model connection was open at some point: a later open is a reconnect. */
+  private modelWasOpen = false;
+  private reconnect: Reconnect | null = null;
+  /** Caller audio held while the model is away (bounded; oldest dropped first). */
+  private gapAudio: string[] = [];
+  private readonly maxGapFrames: number;
+  private nextModel: RealtimeConnection | null = null;
+  private rolloverTimer: NodeJS.Timeout | undefined;
+  private readonly conversation = new ConversationLog();
   private readonly tracker = new PlaybackTracker();
   private readonly abort = new AbortController();
   private mediaPrefix = '';
@@ -74,27 +105,31 @@ export class CallSession {
   private hangupTimer: NodeJS.Timeout | undefined;
   private readonly badFrameKinds = new Set<string>();
 
-  // Response state, for barge-in, tool calls and end_call.
+  // Response state, for barge-in, tool calls, end_call and rollover.
   private responseId: string | null = null;
   private responseActive = false;
   private awaitingResponse = false;
   private responseHadAudio = false;
+  private callerSpeaking = false;
   private interruptedItemId: string | null = null;
   private interruptedResponseId: string | null = null;
   private readonly toolCalls: Promise<{ callId: string; result: ToolResult }>[] = [];
   private readonly toolCallIds = new Set<string>();
   private toolsRunning = 0;
+  /** Outputs were recorded while the model was away: ask for a response once it is back. */
+  private responseOwed = false;
+  /** Running function calls an operator may still answer by hand, by call_id. */
+  private readonly operatorAnswers = new Map<string, (output: string) => void>();
   private hangupRequested = false;
-  private modelConfigured = false;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly deps: CallSessionDeps,
   ) {
-    this.logger = new Logger('CallSession');
+    this.maxGapFrames = Math.ceil(deps.config.RECONNECT_AUDIO_BUFFER_MS / 20);
     socket.on('message', (data: Buffer, isBinary: boolean) => this.onTwilioFrame(data, isBinary));
     socket.on('close', () => this.end('twilio-disconnected'));
-    socket.on('error', (err) => this.logger.warn(`Twilio socket error: ${err.message}`));
+    socket.on('error', (err) => this.logger.warn(`Twilio socket error on ${this.callSid || 'unstarted stream'}: ${err.message}`));
     this.startTimer = setTimeout(() => this.protocolError('no start message'), deps.config.STREAM_START_TIMEOUT_MS);
   }
 
@@ -106,8 +141,13 @@ export class CallSession {
     return this.state === 'ended';
   }
 
-  get modelOpen(): boolean {
-    return this.model?.isOpen ?? false;
+  /** The model side is usable or being restored; false means the call has lost its model for good. */
+  get modelAlive(): boolean {
+    return this.reconnect !== null || (this.model !== null && !this.model.isClosed);
+  }
+
+  get isReconnecting(): boolean {
+    return this.reconnect !== null;
   }
 
   // ---- Twilio → us --------------------------------------------------------------------------
@@ -119,9 +159,13 @@ export class CallSession {
     switch (msg.event) {
       case 'media':
         // The hot path: one parse above, one write here.
-        if (this.state !== 'live' || msg.streamSid !== this.streamSid) return this.badFrame('media-outside-stream');
+        if (this.state !== 'live' || msg.streamSid !== this.streamSid) {
+          // Frames still in flight after the call ended are not the sender's fault.
+          return this.state === 'ended' ? undefined : this.badFrame('media-outside-stream');
+        }
         this.framesIn++;
         this.lastMediaAt = Date.now();
+        if (this.reconnect) return this.holdAudio(msg.media.payload);
         this.model!.appendAudio(msg.media.payload);
         if ((this.framesIn & 63) === 0 && this.model!.bufferedAmount > MAX_BUFFERED_BYTES) this.end('backpressure');
         return;
@@ -151,8 +195,16 @@ export class CallSession {
     this.direction = params.direction ?? null;
     if (!this.callSid) return this.protocolError('start without callSid');
 
-    const admission = this.deps.registry.admit(this);
+    const { registry, config } = this.deps;
+    const claimed = registry.claim(this.callSid, params.streamToken);
+    if (claimed === 'bad-token' || (claimed === 'missing' && !config.ALLOW_UNRESERVED_STREAMS)) {
+      // A stream URL is public; only streams for calls this server answered may spend the API key.
+      return this.protocolError(claimed === 'bad-token' ? 'invalid stream token' : 'no reservation for this call');
+    }
+    const reserved = typeof claimed === 'object';
+    const admission = registry.admit(this, reserved);
     if (admission !== 'ok') {
+      if (reserved) claimed.connection.close(1000, 'stream refused');
       this.state = 'ended';
       this.logger.warn(`refusing stream for ${this.callSid}: ${admission}`);
       this.socket.close(CloseCode.tryAgainLater, admission);
@@ -173,35 +225,24 @@ export class CallSession {
     });
     this.logger.log(`call ${this.callSid} started (stream ${this.streamSid})`);
 
-    const reserved = this.deps.registry.takeReservation(this.callSid);
-    let model = reserved;
-    if (!model) {
-      try {
-        model = this.deps.registry.dial(this.callSid);
-      } catch (err) {
-        this.logger.error(`cannot dial the model: ${(err as Error).message}`);
-        this.end('model-unavailable');
-        return;
-      }
+    if (reserved) {
+      this.settings = claimed.settings;
+      this.useModel(claimed.connection);
+    } else {
+      this.publish({ type: 'model.status', status: 'connecting' });
+      this.dialModel();
     }
-    this.model = model;
-    model.attach({ onEvent: (event) => this.onModelEvent(event), onClose: (code, reason) => this.onModelClosed(code, reason) });
-    if (this.state !== 'live') return; // the pre-dialled socket had already failed
-    const greeting = this.deps.config.AGENT_GREETING;
+    if (this.state !== 'live') return;
+    const greeting = config.AGENT_GREETING;
     if (greeting) this.requestResponse(greeting);
   }
 
   private onDtmf(msg: TwilioDtmf): void {
     if (this.state !== 'live') return this.badFrame('dtmf-before-start');
     const digit = msg.dtmf.digit;
-    this.model!.send({
-      type: 'conversation.item.create',
-      item: {
-        type: 'message',
-        role: 'user',
-        content: [{ type: 'input_text', text: `[The caller pressed the "${digit}" key on the phone keypad.]` }],
-      },
-    });
+    const text = `[The caller pressed the "${digit}" key on the phone keypad.]`;
+    if (this.reconnect) this.conversation.addLocal({ kind: 'user', text });
+    else this.model!.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
     this.publish({ type: 'dtmf', digit });
   }
 
@@ -217,7 +258,7 @@ export class CallSession {
 
   private protocolError(why: string): void {
     if (this.state === 'ended') return;
-    this.logger.warn(`closing Twilio socket: ${why}`);
+    this.logger.warn(`closing Twilio socket${this.callSid ? ` for ${this.callSid}` : ''}: ${why}`);
     if (this.state === 'awaiting-start') {
       this.state = 'ended';
       clearTimeout(this.startTimer);
@@ -227,15 +268,182 @@ export class CallSession {
     this.end('protocol-error');
   }
 
+  // ---- the model connection ------------------------------------------------------------------
+
+  /** Opens a new connection with this call's settings; until it is open, caller audio is held. */
+  private dialModel(): void {
+    let connection: RealtimeConnection;
+    try {
+      connection = this.deps.registry.dial(this.callSid, this.settings);
+    } catch (err) {
+      this.logger.error(`cannot dial the model for ${this.callSid}: ${(err as Error).message}`);
+      this.publish({ type: 'model.status', status: 'failed', detail: (err as Error).message });
+      this.end('model-unavailable');
+      return;
+    }
+    this.reconnect ??= { attempt: 0, startedAt: Date.now(), timer: undefined, droppedBefore: this.gapFramesDropped };
+    this.useModel(connection);
+  }
+
+  private useModel(connection: RealtimeConnection): void {
+    this.model = connection;
+    this.modelConfigured = false;
+    connection.attach({
+      onEvent: (event) => {
+        if (connection === this.model) this.onModelEvent(event);
+      },
+      onOpen: () => {
+        if (connection === this.model) this.onModelOpen(connection);
+      },
+      onClose: (failure) => this.onModelClosed(connection, failure),
+    });
+  }
+
+  private onModelOpen(connection: RealtimeConnection): void {
+    this.scheduleRollover(connection);
+    const isReconnect = this.modelWasOpen;
+    this.modelWasOpen = true;
+    const reconnect = this.reconnect;
+    if (!reconnect) return;
+    // Context first, then what the caller said meanwhile, then (if owed) a response: the
+    // service processes events in order, and session.update was queued before all of them.
+    clearTimeout(reconnect.timer);
+    this.reconnect = null;
+    for (const item of this.conversation.replayItems()) connection.send({ type: 'conversation.item.create', item });
+    const held = this.gapAudio;
+    this.gapAudio = [];
+    for (const payload of held) connection.appendAudio(payload);
+    if (this.responseOwed) {
+      this.responseOwed = false;
+      this.requestResponse();
+    }
+    if (!isReconnect) return; // a first connection is announced when its session.updated arrives
+    this.reconnects++;
+    this.modelConfigured = true;
+    const reconnectMs = Date.now() - reconnect.startedAt;
+    const dropped = this.gapFramesDropped - reconnect.droppedBefore;
+    this.logger.log(`model for ${this.callSid} reconnected after ${reconnectMs} ms (${held.length} frames held, ${dropped} dropped)`);
+    this.publish({ type: 'model.status', status: 'connected', reconnectMs, attempt: reconnect.attempt + 1, heldFrames: held.length, droppedFrames: dropped });
+  }
+
+  private onModelClosed(connection: RealtimeConnection, failure: ModelFailure): void {
+    if (connection === this.nextModel) {
+      this.nextModel = null; // the rollover will try again later
+      return;
+    }
+    if (connection !== this.model || this.state !== 'live') return;
+    const detail = failure.httpStatus ? `HTTP ${failure.httpStatus}` : `${failure.code} ${failure.lastError?.code ?? failure.reason}`.trim();
+    if (!isRetryable(failure)) {
+      this.logger.error(`model for ${this.callSid} failed and will not be retried (${detail})`);
+      this.publish({ type: 'model.status', status: 'failed', detail });
+      this.end('model-unavailable');
+      return;
+    }
+    this.model = null;
+    this.forgetResponse();
+    const attempt = this.reconnect ? this.reconnect.attempt + 1 : 0;
+    if (attempt >= this.deps.config.MODEL_RECONNECT_MAX_ATTEMPTS) {
+      this.logger.error(`model for ${this.callSid} unreachable after ${attempt} attempts (${detail})`);
+      this.publish({ type: 'model.status', status: 'failed', detail: `gave up after ${attempt} attempts: ${detail}` });
+      this.end('model-unavailable');
+      return;
+    }
+    const { MODEL_RECONNECT_BASE_DELAY_MS: base, MODEL_RECONNECT_MAX_DELAY_MS: max } = this.deps.config;
+    const delay = backoffDelay(attempt, base, max);
+    this.reconnect = {
+      attempt,
+      startedAt: this.reconnect?.startedAt ?? Date.now(),
+      timer: undefined,
+      droppedBefore: this.reconnect?.droppedBefore ?? this.gapFramesDropped,
+    };
+    this.reconnect.timer = setTimeout(() => this.dialModel(), delay);
+    this.logger.warn(`model for ${this.callSid} lost (${detail}); reconnecting in ${delay} ms (attempt ${attempt + 1})`);
+    this.publish({ type: 'model.status', status: 'reconnecting', attempt: attempt + 1, detail });
+  }
+
+  /** The response in flight died with its connection: stop its audio on the phone and forget it. */
+  private forgetResponse(): void {
+    if (this.tracker.currentItemId !== null) {
+      if (this.tracker.isPlaying(performance.now())) this.sendToTwilio(this.clearMessage);
+      this.tracker.reset(performance.now());
+    }
+    this.responseActive = false;
+    this.awaitingResponse = false;
+    this.callerSpeaking = false;
+  }
+
+  private holdAudio(payload: string): void {
+    if (this.gapAudio.length >= this.maxGapFrames) {
+      this.gapAudio.shift();
+      this.gapFramesDropped++;
+    }
+    this.gapAudio.push(payload);
+  }
+
+  // ---- session rollover ----------------------------------------------------------------------
+
+  /** Sessions have a maximum duration: prepare the next one in time to switch during a pause. */
+  private scheduleRollover(connection: RealtimeConnection): void {
+    clearTimeout(this.rolloverTimer);
+    const maxMs = this.deps.config.MODEL_SESSION_MAX_S * 1000;
+    const age = Date.now() - (connection.openedAtMs || Date.now());
+    const startIn = Math.max(0, maxMs - Math.min(300_000, maxMs * 0.2) - age);
+    this.rolloverTimer = setTimeout(() => this.prepareRollover(), startIn);
+  }
+
+  private prepareRollover(): void {
+    if (this.state !== 'live') return;
+    if (!this.nextModel && !this.reconnect) {
+      try {
+        this.nextModel = this.deps.registry.dial(this.callSid, this.settings);
+        const next = this.nextModel;
+        next.attach({ onEvent: () => undefined, onClose: (failure) => this.onModelClosed(next, failure) });
+      } catch {
+        this.nextModel = null;
+      }
+    }
+    this.rolloverTimer = setTimeout(() => this.tryRollover(), ROLLOVER_CHECK_MS);
+  }
+
+  /** Switch to the prepared session at a turn boundary: nobody speaking, nothing pending. */
+  private tryRollover(): void {
+    if (this.state !== 'live') return;
+    const next = this.nextModel;
+    const quiet =
+      !this.reconnect &&
+      !this.responseActive &&
+      !this.awaitingResponse &&
+      this.toolsRunning === 0 &&
+      !this.callerSpeaking &&
+      !this.tracker.isPlaying(performance.now());
+    if (!next || !next.isOpen || !quiet) {
+      this.rolloverTimer = setTimeout(() => (next ? this.tryRollover() : this.prepareRollover()), ROLLOVER_CHECK_MS);
+      return;
+    }
+    const old = this.model;
+    this.nextModel = null;
+    for (const item of this.conversation.replayItems()) next.send({ type: 'conversation.item.create', item });
+    this.useModel(next);
+    this.modelConfigured = true;
+    old?.close(1000, 'session rollover');
+    this.scheduleRollover(next);
+    this.logger.log(`model session for ${this.callSid} rolled over`);
+    this.publish({ type: 'model.status', status: 'connected', detail: 'session rollover' });
+  }
+
   // ---- OpenAI → us --------------------------------------------------------------------------
 
   private onModelEvent(event: RealtimeServerEvent): void {
     if (this.state !== 'live') return;
+    if (event.type === 'response.output_audio.delta') return this.forwardAudio(event);
+    this.conversation.observe(event);
     switch (event.type) {
-      case 'response.output_audio.delta':
-        return this.forwardAudio(event);
       case 'input_audio_buffer.speech_started':
+        this.callerSpeaking = true;
         return this.bargeIn();
+      case 'input_audio_buffer.speech_stopped':
+        this.callerSpeaking = false;
+        return;
       case 'response.created':
         this.responseId = event.response.id ?? null;
         this.responseActive = true;
@@ -262,8 +470,16 @@ export class CallSession {
         }
         return;
       case 'error':
-        this.logger.warn(`model error on ${this.callSid}: ${event.error.type} ${event.error.code ?? ''} ${event.error.message}`);
-        return this.publish({ type: 'error', source: 'model', message: event.error.message, code: event.error.code ?? event.error.type });
+        return this.onModelError(event.error);
+    }
+  }
+
+  private onModelError(error: { type: string; code?: string | null; message: string }): void {
+    this.logger.warn(`model error on ${this.callSid}: ${error.type} ${error.code ?? ''} ${error.message}`);
+    this.publish({ type: 'error', source: 'model', message: error.message, code: error.code ?? error.type });
+    if (isFatalErrorEvent(error)) {
+      this.publish({ type: 'model.status', status: 'failed', detail: error.code ?? error.type });
+      this.end('model-unavailable');
     }
   }
 
@@ -277,7 +493,7 @@ export class CallSession {
     if (typeof delta !== 'string' || delta.length === 0) return;
     const mark = this.tracker.audioSent(event.item_id, base64ByteLength(delta), performance.now());
     this.responseHadAudio = true;
-    this.framesOut++;
+    if (this.framesOut++ === 0) this.firstAudioMs = Date.now() - this.startedAt;
     this.sendToTwilio(this.mediaPrefix + JSON.stringify(delta) + '}}');
     this.sendToTwilio(this.markPrefix + JSON.stringify(mark) + '}}');
   }
@@ -300,23 +516,34 @@ export class CallSession {
     const name = item.name;
     const args = item.arguments ?? '';
     this.publish({ type: 'function_call.started', callId, name, arguments: args });
-    const run = this.deps.tools
+    // The tool and a possible operator answer race; the loser is ignored (and the tool aborted).
+    const started = performance.now();
+    const cancel = new AbortController();
+    const byOperator = new Promise<{ result: ToolResult; answeredBy: 'operator' }>((resolve) => {
+      this.operatorAnswers.set(callId, (output) => {
+        cancel.abort();
+        resolve({ result: { output, durationMs: Math.round(performance.now() - started) }, answeredBy: 'operator' });
+      });
+    });
+    const byTool = this.deps.tools
       .execute(name, args, {
         callSid: this.callSid,
-        signal: this.abort.signal,
+        signal: AbortSignal.any([this.abort.signal, cancel.signal]),
         requestHangup: () => this.requestHangup(),
       })
-      .then((result) => {
-        this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error });
-        return { callId, result };
-      });
+      .then((result) => ({ result, answeredBy: 'tool' as const }));
+    const run = Promise.race([byTool, byOperator]).then(({ result, answeredBy }) => {
+      this.operatorAnswers.delete(callId);
+      this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error, answeredBy });
+      return { callId, result };
+    });
     this.toolCalls.push(run);
   }
 
   private async onResponseDone(event: ResponseDoneEvent): Promise<void> {
     const response = event.response;
     this.responseActive = false;
-    if (response.usage) this.publish({ type: 'usage', responseId: response.id ?? '', status: response.status ?? 'unknown', usage: response.usage });
+    if (response.usage) this.publish({ type: 'usage', responseId: response.id ?? '', status: response.status ?? 'unknown', ...responseUsage(response.usage) });
     for (const item of response.output ?? []) {
       if (item.type === 'function_call') this.startToolCall(item);
     }
@@ -329,23 +556,18 @@ export class CallSession {
     this.toolsRunning--;
     if (this.state !== 'live') return;
     for (const { callId, result } of results) {
-      this.model!.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: callId, output: result.output } });
+      if (this.reconnect) this.conversation.addLocal({ kind: 'function_call_output', callId, output: result.output });
+      else this.model!.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: callId, output: result.output } });
     }
     // end_call after a spoken goodbye: nothing more to say, hang up when it has played.
     if (this.hangupRequested && hadAudio) return this.maybeHangUp();
-    this.requestResponse();
+    if (this.reconnect) this.responseOwed = true;
+    else this.requestResponse();
   }
 
   private requestResponse(instructions?: string): void {
     this.awaitingResponse = true;
     this.model!.send(instructions ? { type: 'response.create', response: { instructions } } : { type: 'response.create' });
-  }
-
-  private onModelClosed(code: number, reason: string): void {
-    if (this.state !== 'live') return;
-    this.logger.warn(`model connection for ${this.callSid} closed (${code} ${reason})`);
-    this.publish({ type: 'model.status', status: this.modelConfigured ? 'closed' : 'failed', detail: `${code} ${reason}`.trim() });
-    this.end('model-unavailable');
   }
 
   // ---- end_call -----------------------------------------------------------------------------
@@ -362,6 +584,36 @@ export class CallSession {
     if (this.responseActive || this.awaitingResponse || this.toolsRunning > 0) return;
     if (this.tracker.pendingMarks > 0) return;
     this.end('agent-ended');
+  }
+
+  // ---- operator commands (from the dashboard) ----------------------------------------------
+
+  /**
+   * Settles a running function call with `output` (a JSON string) instead of waiting for its tool,
+   * which is aborted. False when no such call is running.
+   */
+  answerFunctionCall(callId: string, output: string): boolean {
+    const answer = this.operatorAnswers.get(callId);
+    if (!answer || this.state !== 'live') return false;
+    this.operatorAnswers.delete(callId);
+    answer(output);
+    return true;
+  }
+
+  /** Changes this call's agent settings now. Returns why it cannot, or null once applied. */
+  reconfigure(patch: Partial<AgentSettings>): string | null {
+    if (this.state !== 'live') return 'the call is not live';
+    // The Realtime API refuses a new voice once the model has produced audio in the session.
+    if (patch.voice !== undefined && (this.framesOut > 0 || this.lateDeltasDropped > 0)) {
+      return 'the voice cannot change once the assistant has spoken';
+    }
+    // Kept for the call's later connections (reconnect, rollover), which dial with this.settings;
+    // a session already prepared for a rollover gets the update too.
+    this.settings = { ...(this.settings ?? this.deps.sessionConfig.current), ...patch };
+    const update = this.deps.sessionConfig.liveUpdate(patch, this.deps.tools.schemas());
+    this.model?.send(update);
+    this.nextModel?.send(update);
+    return null;
   }
 
   // ---- plumbing -----------------------------------------------------------------------------
@@ -385,8 +637,14 @@ export class CallSession {
     this.endReason = reason;
     clearTimeout(this.startTimer);
     clearTimeout(this.hangupTimer);
+    clearTimeout(this.rolloverTimer);
+    clearTimeout(this.reconnect?.timer);
+    this.reconnect = null;
+    this.gapAudio = [];
     this.abort.abort();
     this.model?.close(1000, 'call ended');
+    this.nextModel?.close(1000, 'call ended');
+    this.model = this.nextModel = null;
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
       const code = reason === 'model-unavailable' ? CloseCode.modelUnavailable : reason === 'protocol-error' ? CloseCode.protocolError : CloseCode.normal;
       this.socket.close(code, reason);
@@ -394,7 +652,7 @@ export class CallSession {
     if (!wasLive) return;
     this.deps.registry.release(this);
     const durationMs = Date.now() - this.startedAt;
-    this.publish({ type: 'call.ended', reason, durationMs, framesIn: this.framesIn, framesOut: this.framesOut, badFrames: this.badFrames });
+    this.publish({ type: 'call.ended', reason, durationMs, framesIn: this.framesIn, framesOut: this.framesOut, badFrames: this.badFrames, lateDeltasDropped: this.lateDeltasDropped, firstAudioMs: this.firstAudioMs });
     this.logger.log(`call ${this.callSid} ended: ${reason} after ${Math.round(durationMs / 1000)} s (${this.framesIn} frames in, ${this.framesOut} out)`);
   }
 }

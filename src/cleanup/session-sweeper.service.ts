@@ -7,8 +7,9 @@ import { CallRegistry } from '../call-gateway/call-registry.service';
 const SWEEP_JOB = 'session-sweeper';
 
 /**
- * Ends calls that are stale: no caller audio for MEDIA_IDLE_TIMEOUT_S, or longer than
- * MAX_CALL_DURATION_S; and closes pre-dialled connections nobody adopted.
+ * Ends calls that are stale: no caller audio for MEDIA_IDLE_TIMEOUT_S, longer than
+ * MAX_CALL_DURATION_S, or whose model connection is gone and not being restored; and closes
+ * pre-dialled connections nobody adopted.
  * Registered with SchedulerRegistry (not @Interval) so the period comes from configuration.
  */
 @Injectable()
@@ -38,7 +39,13 @@ export class SessionSweeper implements OnModuleInit, OnModuleDestroy {
     const ended: { callSid: string; reason: CallEndReason }[] = [];
     for (const session of [...this.registry.sessions()]) {
       const reason: CallEndReason | null =
-        now - session.startedAt > maxMs ? 'max-duration' : now - session.lastMediaAt > idleMs ? 'media-timeout' : null;
+        now - session.startedAt > maxMs
+          ? 'max-duration'
+          : now - session.lastMediaAt > idleMs
+            ? 'media-timeout'
+            : !session.modelAlive
+              ? 'model-unavailable' // lost its model and is not reconnecting: never leave a caller in silence
+              : null;
       if (!reason) continue;
       session.end(reason);
       ended.push({ callSid: session.callSid, reason });

@@ -28,4 +28,32 @@ describe('loadAppConfig', () => {
     expect(message).not.toContain('short');
     expect(message).toContain('5 variables');
   });
+
+  it('takes an optional DASHBOARD_TOKEN, refusing short or spaced ones without echoing them', () => {
+    expect(loadAppConfig({}).DASHBOARD_TOKEN).toBeUndefined();
+    expect(loadAppConfig({ DASHBOARD_TOKEN: '' }).DASHBOARD_TOKEN).toBeUndefined();
+    expect(loadAppConfig({ DASHBOARD_TOKEN: 'a-long-enough-token-42' }).DASHBOARD_TOKEN).toBe('a-long-enough-token-42');
+    expect(loadAppConfig({ DASHBOARD_TOKEN: 'a-long-enough-token-42' }).secrets).toContain('a-long-enough-token-42'); // scrubbed from logs
+    for (const bad of ['short-secret', 'has a space in it, long enough']) {
+      expect(() => loadAppConfig({ DASHBOARD_TOKEN: bad })).toThrow(/DASHBOARD_TOKEN/);
+      expect(() => loadAppConfig({ DASHBOARD_TOKEN: bad })).not.toThrow(bad);
+    }
+  });
+
+  it('refuses production without Twilio signature checks unless explicitly disabled', () => {
+    expect(() => loadAppConfig({ NODE_ENV: 'production' })).toThrow(/TWILIO_AUTH_TOKEN: required in production.*ALLOW_UNSIGNED_TWILIO_REQUESTS/);
+    expect(loadAppConfig({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: 'abcdefgh12345678' }).NODE_ENV).toBe('production');
+    expect(loadAppConfig({ NODE_ENV: 'production', ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true' }).ALLOW_UNSIGNED_TWILIO_REQUESTS).toBe(true);
+    expect(() => loadAppConfig({ ALLOW_UNSIGNED_TWILIO_REQUESTS: 'maybe' })).toThrow(/ALLOW_UNSIGNED_TWILIO_REQUESTS/);
+  });
+
+  it('validates the observability variables and lists the secrets to keep out of logs', () => {
+    const config = loadAppConfig({ OPENAI_API_KEY: 'sk-test-1234567890', METRICS_TOKEN: 'metrics-token-0123456789' });
+    expect(config.HEALTH_MAX_EVENT_LOOP_DELAY_MS).toBe(1000);
+    expect(config.secrets).toEqual(['sk-test-1234567890', 'metrics-token-0123456789']);
+    expect(() => loadAppConfig({ METRICS_TOKEN: 'short-token' })).toThrow(/METRICS_TOKEN/);
+    expect(() => loadAppConfig({ METRICS_TOKEN: 'short-token' })).not.toThrow(/short-token/);
+    expect(() => loadAppConfig({ HEALTH_MAX_EVENT_LOOP_DELAY_MS: '5' })).toThrow(/HEALTH_MAX_EVENT_LOOP_DELAY_MS/);
+    expect(loadAppConfig({ METRICS_TOKEN: '' }).METRICS_TOKEN).toBeUndefined();
+  });
 });

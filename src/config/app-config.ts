@@ -1,11 +1,13 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsNumber,
   IsOptional,
   IsString,
   IsUrl,
+  Matches,
   Max,
   Min,
   MinLength,
@@ -14,6 +16,8 @@ import {
 } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : value === true || value === 'true' || value === '1' ? true : value === false || value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 export const DEFAULT_INSTRUCTIONS =
@@ -83,6 +87,15 @@ export class AppConfig {
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8)
   TWILIO_AUTH_TOKEN?: string;
 
+  /** Shared secret for the dashboard (`/ws/logs`, `/session-config`). Unset = loopback connections only. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  @Matches(/^[\x21-\x7e]+$/, { message: 'DASHBOARD_TOKEN must be printable ASCII without spaces (it travels in a header or a URL)' })
+  DASHBOARD_TOKEN?: string;
+
+  /** How long `ask_operator` waits for a human to answer from the dashboard. */
+  @Transform(toInt) @IsInt() @Min(1000) @Max(600000)
+  OPERATOR_ANSWER_TIMEOUT_MS: number = 30000;
+
   @Transform(toInt) @IsInt() @Min(1) @Max(100000)
   MAX_CONCURRENT_CALLS: number = 100;
 
@@ -107,6 +120,47 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(100) @Max(600000)
   SWEEP_INTERVAL_MS: number = 5000;
 
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  MODEL_RECONNECT_MAX_ATTEMPTS: number = 6;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(60000)
+  MODEL_RECONNECT_BASE_DELAY_MS: number = 200;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(600000)
+  MODEL_RECONNECT_MAX_DELAY_MS: number = 5000;
+
+  /** Caller audio held while the model reconnects (the oldest is dropped beyond it). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(60000)
+  RECONNECT_AUDIO_BUFFER_MS: number = 5000;
+
+  /** The Realtime service's session limit; calls switch to a fresh session before it. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  MODEL_SESSION_MAX_S: number = 3600;
+
+  /** Accept media streams that did not come through /twiml (no reservation token). Development only. */
+  @Transform(toBool) @IsBoolean()
+  ALLOW_UNRESERVED_STREAMS: boolean = false;
+
+  /** On SIGTERM/SIGINT, how long live calls may continue before they are ended. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(86400)
+  DRAIN_TIMEOUT_S: number = 30;
+
+  /** Comma-separated origins allowed by CORS; empty = no cross-origin access. */
+  @IsOptional() @IsString()
+  CORS_ORIGINS: string = '';
+
+  /** Production refuses to start without TWILIO_AUTH_TOKEN unless this says so explicitly. */
+  @Transform(toBool) @IsBoolean()
+  ALLOW_UNSIGNED_TWILIO_REQUESTS: boolean = false;
+
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; when not, only loopback (unproxied) scrapes are allowed. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  METRICS_TOKEN?: string;
+
+  /** /health/ready fails while the event loop has been blocked this long within the last few seconds. */
+  @Transform(toInt) @IsInt() @Min(20) @Max(60000)
+  HEALTH_MAX_EVENT_LOOP_DELAY_MS: number = 1000;
+
   /** The stream URL Twilio connects to, derived from PUBLIC_URL. */
   streamUrl(path = '/ws/call'): string | undefined {
     if (!this.PUBLIC_URL) return undefined;
@@ -124,12 +178,21 @@ export class AppConfig {
     return base + pathAndQuery;
   }
 
+  get corsOrigins(): string[] {
+    return this.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  }
+
   /** Ready to take calls: the variables a call needs are present. */
   get missingForCalls(): string[] {
     const missing: string[] = [];
     if (!this.OPENAI_API_KEY) missing.push('OPENAI_API_KEY');
     if (!this.PUBLIC_URL) missing.push('PUBLIC_URL');
     return missing;
+  }
+
+  /** Values that must never reach a log line, whatever field or message they end up in. */
+  get secrets(): string[] {
+    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.DASHBOARD_TOKEN].filter((s): s is string => !!s);
   }
 }
 
@@ -143,15 +206,18 @@ export class ConfigValidationError extends Error {}
 export function loadAppConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const input: Record<string, unknown> = {};
-  for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN']) {
+  for (const key of [...known, 'OPENAI_API_KEY', 'PUBLIC_URL', 'TWILIO_AUTH_TOKEN', 'DASHBOARD_TOKEN', 'METRICS_TOKEN']) {
     // An empty value means "use the default" (so a copied .env.example works as is).
     if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
   }
   const config = plainToInstance(AppConfig, input);
   const errors = validateSync(config, { forbidUnknownValues: false });
-  if (errors.length > 0) {
-    const lines = errors.map(describe);
-    throw new ConfigValidationError(`Invalid environment (${errors.length} variable${errors.length > 1 ? 's' : ''}):\n  - ${lines.join('\n  - ')}`);
+  const lines = errors.map(describe);
+  if (config.NODE_ENV === 'production' && !config.TWILIO_AUTH_TOKEN && !config.ALLOW_UNSIGNED_TWILIO_REQUESTS) {
+    lines.push('TWILIO_AUTH_TOKEN: required in production (or set ALLOW_UNSIGNED_TWILIO_REQUESTS=true to accept unsigned Twilio requests)');
+  }
+  if (lines.length > 0) {
+    throw new ConfigValidationError(`Invalid environment (${lines.length} variable${lines.length > 1 ? 's' : ''}):\n  - ${lines.join('\n  - ')}`);
   }
   return config;
 }

@@ -2,14 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { CallRegistry } from '../call-gateway/call-registry.service';
+import { ModelReachability } from './model-reachability.service';
 
-/** Terminus indicators that read the real state of the server. */
+/** Terminus indicators about taking calls, read from the real state of the server. */
 @Injectable()
 export class CallsHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
     private readonly registry: CallRegistry,
     private readonly config: AppConfig,
+    private readonly model: ModelReachability,
   ) {}
 
   /** Down when the variables needed to take calls are missing. */
@@ -22,7 +24,23 @@ export class CallsHealthIndicator {
   /** Down when every slot is taken (new calls would get the busy message). */
   capacity() {
     const check = this.health.check('calls');
-    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity };
+    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity, draining: this.registry.draining };
     return this.registry.hasCapacity() ? check.up(data) : check.down(data);
+  }
+
+  /** Down from the moment the server starts draining for shutdown (CallRegistry.startDraining, on SIGTERM/SIGINT). */
+  notDraining() {
+    const check = this.health.check('drain');
+    return this.registry.draining ? check.down({ draining: true }) : check.up({ draining: false });
+  }
+
+  /**
+   * Degraded (still HTTP 200) when the last model connections all failed: callers hear the
+   * apology, but taking this instance out of rotation would not help them, so it is not `down`.
+   */
+  modelReachability() {
+    const check = this.health.check('model');
+    const report = { ...this.model.report() };
+    return report.reachable ? check.up(report) : check.degraded(report);
   }
 }

@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { CallsHealthIndicator } from './calls.health';
+import { ProcessHealthIndicator } from './process.health';
 
 const HEAP_LIMIT_BYTES = 1536 * 1024 * 1024;
 
@@ -12,16 +13,43 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly memory: MemoryHealthIndicator,
     private readonly calls: CallsHealthIndicator,
+    private readonly runtime: ProcessHealthIndicator,
   ) {}
 
   @Get()
   @HealthCheck()
-  @ApiOperation({ summary: 'Configured, below capacity, heap in bounds (503 otherwise), with active calls and capacity' })
+  @ApiOperation({
+    summary: 'Everything, with details: 503 unless configured, below capacity, not draining, event loop responsive and heap in bounds',
+    description: 'Also reports active calls, capacity, uptime, memory, event-loop delay and model reachability (degraded, still 200, when the last model connections failed).',
+  })
   check() {
     return this.health.check([
       () => this.calls.configured(),
       () => this.calls.capacity(),
+      () => this.calls.notDraining(),
+      () => this.runtime.eventLoop(),
       () => this.memory.checkHeap('heap', HEAP_LIMIT_BYTES),
+      () => this.runtime.process(),
+      () => this.calls.modelReachability(),
+    ]);
+  }
+
+  @Get('live')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: 200 whenever the process can answer (restart it if this fails)' })
+  live() {
+    return this.health.check([() => this.runtime.process()]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: 200 when new calls can be taken here (configured, not draining, below capacity, event loop not stalled), else 503' })
+  ready() {
+    return this.health.check([
+      () => this.calls.configured(),
+      () => this.calls.notDraining(),
+      () => this.calls.capacity(),
+      () => this.runtime.eventLoop(),
     ]);
   }
 }

@@ -6,9 +6,9 @@ import { RealtimeConnection } from './realtime-connection';
 export class RealtimeConnectionFactory {
   constructor(private readonly config: AppConfig) {}
 
-  create(): RealtimeConnection {
+  create(callSid?: string): RealtimeConnection {
     const { OPENAI_REALTIME_URL, OPENAI_API_KEY, OPENAI_MODEL } = this.config;
     if (!OPENAI_API_KEY) throw new Error('OPENAI_API_KEY is not set');
-    return new RealtimeConnection({ url: OPENAI_REALTIME_URL, apiKey: OPENAI_API_KEY, model: OPENAI_MODEL });
+    return new RealtimeConnection({ url: OPENAI_REALTIME_URL, apiKey: OPENAI_API_KEY, model: OPENAI_MODEL, callSid });
   }
 }

@@ -1,11 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { RealtimeClientEvent, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
+import type { ModelFailure } from './model-failure';
 
 export interface RealtimeConnectionHandlers {
   onEvent(event: RealtimeServerEvent): void;
+  /** The socket is open and everything queued before has been written. */
+  onOpen?(): void;
   /** The socket is gone (closed by either side or failed to open). Called once. */
-  onClose(code: number, reason: string): void;
+  onClose(failure: ModelFailure): void;
 }
 
 export interface RealtimeConnectionOptions {
@@ -15,6 +18,8 @@ export interface RealtimeConnectionOptions {
   /** Upper bound on messages queued while the socket is still connecting. */
   maxQueued?: number;
   handshakeTimeoutMs?: number;
+  /** The call this connection serves, for its log lines. */
+  callSid?: string;
 }
 
 /**
@@ -28,7 +33,8 @@ export class RealtimeConnection {
   private handlers: RealtimeConnectionHandlers | null = null;
   private readonly early: RealtimeServerEvent[] = [];
   private queue: string[] = [];
-  private closeInfo: { code: number; reason: string } | null = null;
+  private closeInfo: ModelFailure | null = null;
+  private lastError: { type?: string; code?: string | null } | undefined;
   private openedAt = 0;
   private startedAt = 0;
   /** Messages that had to be dropped (queue full while connecting, or sent after close). */
@@ -48,6 +54,11 @@ export class RealtimeConnection {
   /** Time the handshake took, once open. */
   get connectMs(): number | null {
     return this.openedAt ? this.openedAt - this.startedAt : null;
+  }
+
+  /** When the socket opened (epoch ms), 0 before. */
+  get openedAtMs(): number {
+    return this.openedAt;
   }
 
   get bufferedAmount(): number {
@@ -71,6 +82,7 @@ export class RealtimeConnection {
         const queued = this.queue;
         this.queue = [];
         for (const message of queued) socket.send(message);
+        this.handlers?.onOpen?.();
         resolve();
       });
       socket.on('message', (data: Buffer) => this.receive(data));
@@ -78,8 +90,8 @@ export class RealtimeConnection {
         // Read the status for the log, never the body (it can echo request details).
         const reason = `HTTP ${res.statusCode} from Realtime API`;
         res.resume();
+        this.finish(1006, reason, res.statusCode);
         socket.terminate();
-        this.finish(1006, reason);
         reject(new Error(reason));
       });
       socket.on('error', (err) => {
@@ -97,7 +109,8 @@ export class RealtimeConnection {
     this.handlers = handlers;
     const early = this.early.splice(0);
     for (const event of early) handlers.onEvent(event);
-    if (this.closeInfo) handlers.onClose(this.closeInfo.code, this.closeInfo.reason);
+    if (this.closeInfo) handlers.onClose(this.closeInfo);
+    else if (this.isOpen) handlers.onOpen?.();
   }
 
   send(event: RealtimeClientEvent): void {
@@ -146,15 +159,16 @@ export class RealtimeConnection {
       this.malformed++;
       return;
     }
+    if (event.type === 'error') this.lastError = event.error;
     if (this.handlers) this.handlers.onEvent(event);
     else if (this.early.length < 100) this.early.push(event);
   }
 
-  private finish(code: number, reason: string): void {
+  private finish(code: number, reason: string, httpStatus?: number): void {
     if (this.closeInfo) return;
-    this.closeInfo = { code, reason };
+    this.closeInfo = { code, reason, httpStatus, lastError: this.lastError, opened: this.openedAt > 0 };
     this.queue = [];
-    if (code !== 1000) this.logger.debug(`Realtime socket closed: ${code} ${reason}`);
-    this.handlers?.onClose(code, reason);
+    if (code !== 1000) this.logger.debug({ callSid: this.options.callSid }, `Realtime socket closed: ${code} ${reason}`);
+    this.handlers?.onClose(this.closeInfo);
   }
 }

@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type {
+  RealtimeAudioConfigInput,
+  RealtimeAudioConfigOutput,
   RealtimeAudioInputTurnDetection,
   RealtimeFunctionTool,
+  RealtimeSessionCreateRequest,
   SessionUpdateEvent,
 } from 'openai/resources/realtime/realtime';
 import { AppConfig } from '../config/app-config';
@@ -66,9 +69,27 @@ export class SessionConfigService {
           },
           output: { format: { type: 'audio/pcmu' }, voice: settings.voice },
         },
-        tools: enabled ? tools.filter((t) => t.name && enabled.includes(t.name)) : tools,
+        tools: offered(tools, enabled),
         tool_choice: 'auto',
       },
     };
   }
+
+  /**
+   * A `session.update` for a call already in progress that names only the changed fields: the
+   * server keeps everything it is not told, so formats and transcription stay as they are.
+   */
+  liveUpdate(patch: Partial<AgentSettings>, tools: RealtimeFunctionTool[]): SessionUpdateEvent {
+    const session: RealtimeSessionCreateRequest = { type: 'realtime' };
+    if (patch.instructions !== undefined) session.instructions = patch.instructions;
+    if (patch.enabledTools !== undefined) session.tools = offered(tools, patch.enabledTools);
+    const input: RealtimeAudioConfigInput | undefined = patch.turnDetection !== undefined ? { turn_detection: patch.turnDetection } : undefined;
+    const output: RealtimeAudioConfigOutput | undefined = patch.voice !== undefined ? { voice: patch.voice } : undefined;
+    if (input || output) session.audio = { ...(input && { input }), ...(output && { output }) };
+    return { type: 'session.update', session };
+  }
+}
+
+function offered(tools: RealtimeFunctionTool[], enabled: string[] | null): RealtimeFunctionTool[] {
+  return enabled ? tools.filter((t) => t.name && enabled.includes(t.name)) : tools;
 }

@@ -23,6 +23,10 @@ export interface AgentTool<Args = Record<string, unknown>> {
   readonly name: string;
   readonly description: string;
   readonly parameters: ToolParameters;
+  /** Overrides TOOL_TIMEOUT_MS for this tool (e.g. one that waits for a person). */
+  readonly timeoutMs?: number;
+  /** When present and false, the tool is not offered to calls starting now. */
+  available?(): boolean;
   /** Returns any JSON-serialisable value; throwing is fine (the model gets the message as an error). */
   run(args: Args, context: ToolContext): Promise<unknown>;
 }

@@ -17,8 +17,7 @@ export class ToolTimeoutError extends Error {}
 /** Runs the model's function calls. Never throws: every failure becomes a JSON error output for the model. */
 @Injectable()
 export class ToolRegistry {
-  private readonly tools = new Map<string, { tool: AgentTool; validate: ValidateFunction }>();
-  private readonly schemaList: RealtimeFunctionTool[];
+  private readonly tools = new Map<string, { tool: AgentTool; validate: ValidateFunction; schema: RealtimeFunctionTool }>();
 
   constructor(
     @Inject(AGENT_TOOLS) tools: AgentTool[],
@@ -27,14 +26,21 @@ export class ToolRegistry {
     const ajv = new Ajv({ allErrors: true, strict: false });
     for (const tool of tools) {
       if (this.tools.has(tool.name)) throw new Error(`Two tools are named ${tool.name}`);
-      this.tools.set(tool.name, { tool, validate: ajv.compile(tool.parameters) });
+      const schema: RealtimeFunctionTool = { type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters };
+      this.tools.set(tool.name, { tool, validate: ajv.compile(tool.parameters), schema });
     }
-    this.schemaList = tools.map((t) => ({ type: 'function', name: t.name, description: t.description, parameters: t.parameters }));
   }
 
-  /** The tool schemas sent to the model in `session.update`. */
+  /** The tool schemas sent to the model in `session.update`: every tool available right now. */
   schemas(): RealtimeFunctionTool[] {
-    return this.schemaList;
+    const out: RealtimeFunctionTool[] = [];
+    for (const { tool, schema } of this.tools.values()) if (tool.available?.() !== false) out.push(schema);
+    return out;
+  }
+
+  /** Every registered tool's schema, available now or not. */
+  registered(): RealtimeFunctionTool[] {
+    return [...this.tools.values()].map((entry) => entry.schema);
   }
 
   async execute(name: string, rawArguments: string, context: Omit<ToolContext, 'signal'> & { signal?: AbortSignal }): Promise<ToolResult> {
@@ -56,6 +62,7 @@ export class ToolRegistry {
       const details = (entry.validate.errors ?? []).map((e) => `${e.instancePath || 'arguments'} ${e.message}`).join('; ');
       return fail(`Invalid arguments: ${details}`);
     }
+    const timeoutMs = entry.tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS;
     const timeout = new AbortController();
     const signal = context.signal ? AbortSignal.any([context.signal, timeout.signal]) : timeout.signal;
     let timer: NodeJS.Timeout | undefined;
@@ -65,9 +72,9 @@ export class ToolRegistry {
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             // Settle the race before aborting: a tool that resolves on abort must not win it.
-            reject(new ToolTimeoutError(`Tool "${name}" timed out after ${this.config.TOOL_TIMEOUT_MS} ms`));
+            reject(new ToolTimeoutError(`Tool "${name}" timed out after ${timeoutMs} ms`));
             timeout.abort();
-          }, this.config.TOOL_TIMEOUT_MS);
+          }, timeoutMs);
         }),
       ]);
       return { output: JSON.stringify(result ?? null), durationMs: Math.round(performance.now() - started) };

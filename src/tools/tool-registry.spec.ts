@@ -47,4 +47,20 @@ describe('ToolRegistry', () => {
     expect(r.error).toMatch(pattern);
     expect(JSON.parse(r.output).error).toMatch(pattern);
   });
+
+  it('offers a tool only while it is available, and honours its own timeout', async () => {
+    let available = false;
+    const patient: AgentTool = {
+      ...tool('patient', (_args, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve('late')))),
+      timeoutMs: 250,
+      available: () => available,
+    };
+    const withPatient = new ToolRegistry([tool('double', async () => 0), patient], config);
+    expect(withPatient.schemas().map((s) => s.name)).toEqual(['double']);
+    available = true;
+    expect(withPatient.schemas().map((s) => s.name)).toEqual(['double', 'patient']);
+    expect(withPatient.registered().map((s) => s.name)).toEqual(['double', 'patient']);
+    const r = await withPatient.execute('patient', '{"n":1}', context);
+    expect(r.error).toMatch(/timed out after 250 ms/);
+  });
 });

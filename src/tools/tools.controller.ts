@@ -15,9 +15,9 @@ export class ToolsController {
   constructor(private readonly registry: ToolRegistry) {}
 
   @Get()
-  @ApiOperation({ summary: 'The function schemas sent to the model in session.update' })
+  @ApiOperation({ summary: 'Every registered function schema (session.update offers those enabled and available, e.g. ask_operator only while a dashboard is open)' })
   @ApiOkResponse({ type: [ToolSchemaDto] })
   list() {
-    return this.registry.schemas();
+    return this.registry.registered();
   }
 }

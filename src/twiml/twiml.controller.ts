@@ -8,6 +8,8 @@ import { TwimlService } from './twiml.service';
 
 /** Call outcomes after which the caller should just be hung up on (no apology). */
 const CLEAN_ENDS = new Set(['agent-ended', 'caller-hung-up', 'operator']);
+/** Said when the server has to end a call because it is shutting down. */
+const SHUTDOWN_MESSAGE = 'We have to end this call now. Sorry about that, please call again. Goodbye.';
 
 @ApiTags('twilio')
 @Controller('twiml')
@@ -55,6 +57,7 @@ export class TwimlController {
   streamEnded(@Body() body: TwilioVoiceWebhookDto): string {
     const outcome = body.CallSid ? this.registry.outcome(body.CallSid) : undefined;
     if (outcome && CLEAN_ENDS.has(outcome)) return this.twiml.hangUp();
+    if (outcome === 'shutdown') return this.twiml.sayAndHangUp(SHUTDOWN_MESSAGE);
     return this.twiml.sayAndHangUp(this.config.AGENT_FALLBACK_MESSAGE);
   }
 
@@ -65,11 +68,12 @@ export class TwimlController {
       return this.twiml.sayAndHangUp(this.config.AGENT_FALLBACK_MESSAGE);
     }
     const callSid = params.CallSid;
-    const admitted = callSid ? this.registry.reserve(callSid) : this.registry.hasCapacity();
-    if (!admitted) {
-      this.logger.warn(`at capacity (${this.registry.capacity} calls): answering ${callSid ?? 'call'} with busy message`);
+    const reservation = callSid ? this.registry.reserve(callSid) : null;
+    if (!reservation) {
+      const why = !callSid ? 'no CallSid' : this.registry.draining ? 'draining' : `at capacity (${this.registry.capacity} calls)`;
+      this.logger.warn({ callSid }, `${why}: answering ${callSid ?? 'call'} with the busy message`);
       return this.twiml.sayAndHangUp(this.config.AGENT_BUSY_MESSAGE);
     }
-    return this.twiml.connect({ callSid, from: params.From, to: params.To, direction: params.Direction });
+    return this.twiml.connect({ callSid, from: params.From, to: params.To, direction: params.Direction, streamToken: reservation.token });
   }
 }

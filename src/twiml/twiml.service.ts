@@ -7,6 +7,8 @@ export interface StreamCall {
   from?: string;
   to?: string;
   direction?: string;
+  /** One-time secret proving the stream belongs to a call this server answered. */
+  streamToken?: string;
 }
 
 /** Builds every TwiML document the server answers with, using the official helper. */
@@ -22,7 +24,13 @@ export class TwimlService {
     const response = new twilio.twiml.VoiceResponse();
     const connect = response.connect({ action: this.config.publicUrl('/twiml/stream-ended'), method: 'POST' });
     const stream = connect.stream({ url: this.config.streamUrl('/ws/call')! });
-    const params: Record<string, string | undefined> = { callSid: call.callSid, from: call.from, to: call.to, direction: call.direction };
+    const params: Record<string, string | undefined> = {
+      callSid: call.callSid,
+      from: call.from,
+      to: call.to,
+      direction: call.direction,
+      streamToken: call.streamToken,
+    };
     for (const [name, value] of Object.entries(params)) {
       if (value) stream.parameter({ name, value });
     }

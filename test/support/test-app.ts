@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module';
 import { setupApp } from '../../src/app.setup';
 import { AppConfig, loadAppConfig } from '../../src/config/app-config';
+import { LogDestination } from '../../src/logging/log-destination';
 import { AGENT_TOOLS, type AgentTool } from '../../src/tools/agent-tool';
 import { TOOL_CLASSES } from '../../src/tools/tools.module';
 
@@ -19,17 +20,39 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /**
+   * Where the app's JSON log lines go (default: stdout, at LOG_LEVEL=error unless TEST_LOGS is set).
+   * nestjs-pino builds one pino logger per process, from the first app's settings: every app of a
+   * test file that reads logs must pass the same stream (and the same LOG_LEVEL and secrets).
+   */
+  logs?: { write(line: string): void };
+}
+
+let firstLogStream: object | undefined;
+
 /** The real app (every module, real sockets) on an ephemeral port, configured from `env`. */
-export async function startTestApp(env: Record<string, string> = {}, extraTools: AgentTool[] = []): Promise<TestApp> {
-  const config = loadAppConfig({ PUBLIC_URL: TEST_PUBLIC_URL, OPENAI_API_KEY: TEST_API_KEY, ...env });
+export async function startTestApp(env: Record<string, string> = {}, extraTools: AgentTool[] = [], opts: TestAppOptions = {}): Promise<TestApp> {
+  const config = loadAppConfig({
+    PUBLIC_URL: TEST_PUBLIC_URL,
+    OPENAI_API_KEY: TEST_API_KEY,
+    LOG_LEVEL: process.env.TEST_LOGS ? 'debug' : 'error',
+    ...env,
+  });
+  if (opts.logs) {
+    firstLogStream ??= opts.logs;
+    if (firstLogStream !== opts.logs) throw new Error('nestjs-pino keeps the first app\'s logger per process: pass the same log stream to every app of this file');
+  }
   let builder = Test.createTestingModule({ imports: [AppModule] })
     .overrideProvider(AppConfig)
     .useValue(config);
+  if (opts.logs) builder = builder.overrideProvider(LogDestination).useValue({ stream: opts.logs });
   if (extraTools.length > 0) {
     builder = builder.overrideProvider(AGENT_TOOLS).useFactory({ factory: (...tools: AgentTool[]) => [...tools, ...extraTools], inject: TOOL_CLASSES });
   }
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication({ logger: process.env.TEST_LOGS ? undefined : ['error', 'warn'] });
+  // Start-up lines wait for setupApp() to install the JSON logger, which applies LOG_LEVEL.
+  const app = moduleRef.createNestApplication({ bufferLogs: true });
   setupApp(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
@@ -49,7 +72,7 @@ export function form(params: Record<string, string>): string {
 
 /** Posts the voice webhook as Twilio does (form-encoded), optionally signed. */
 export async function postTwiml(
-  app: TestApp,
+  app: Pick<TestApp, 'httpUrl'>,
   params: Record<string, string>,
   opts: { path?: string; signature?: string } = {},
 ): Promise<{ status: number; body: string; contentType: string | null }> {
@@ -87,4 +110,11 @@ export function chunks(audio: Buffer, size: number): Buffer[] {
 /** GET a JSON endpoint (typed loosely: tests inspect whatever came back). */
 export async function getJson(url: string): Promise<any> {
   return (await fetch(url)).json();
+}
+
+/** The <Parameter>s of a TwiML <Stream>, as Twilio passes them in `start.customParameters`. */
+export function twimlParameters(twiml: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const match of twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g)) params[match[1]] = match[2];
+  return params;
 }

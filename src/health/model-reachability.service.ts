@@ -1,0 +1,80 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { CallEventBus, type CallEvent } from '../call-gateway/call-events';
+
+/** How many recent model connection outcomes are remembered. */
+const REMEMBERED = 10;
+/** This many failures in a row, with no success since, means the model is unreachable. */
+export const UNREACHABLE_AFTER_FAILURES = 3;
+
+interface Outcome {
+  ok: boolean;
+  at: number;
+  connectMs?: number;
+  detail?: string;
+}
+
+export interface ModelReachabilityReport {
+  reachable: boolean;
+  /** Outcomes remembered (at most REMEMBERED), newest last. */
+  recent: number;
+  failures: number;
+  consecutiveFailures: number;
+  lastConnectMs: number | null;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  /** Close code and reason of the last failure, e.g. "1006 HTTP 401 from Realtime API" (never a secret). */
+  lastFailure: string | null;
+}
+
+/**
+ * Whether the Realtime API could be reached lately, from the `model.status` events of real calls
+ * (connected = the session was configured; failed = the connection never got that far).
+ * No probing of its own: it costs nothing and reports what callers actually got.
+ */
+@Injectable()
+export class ModelReachability implements OnModuleDestroy {
+  private readonly outcomes: Outcome[] = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(events: CallEventBus) {
+    this.unsubscribe = events.subscribe((event) => this.onEvent(event));
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+  }
+
+  report(): ModelReachabilityReport {
+    const outcomes = this.outcomes;
+    let consecutiveFailures = 0;
+    for (let i = outcomes.length - 1; i >= 0 && !outcomes[i].ok; i--) consecutiveFailures++;
+    const lastSuccess = findLast(outcomes, (o) => o.ok);
+    const lastFailure = findLast(outcomes, (o) => !o.ok);
+    return {
+      reachable: consecutiveFailures < UNREACHABLE_AFTER_FAILURES,
+      recent: outcomes.length,
+      failures: outcomes.filter((o) => !o.ok).length,
+      consecutiveFailures,
+      lastConnectMs: lastSuccess?.connectMs ?? null,
+      lastSuccessAt: lastSuccess ? new Date(lastSuccess.at).toISOString() : null,
+      lastFailureAt: lastFailure ? new Date(lastFailure.at).toISOString() : null,
+      lastFailure: lastFailure?.detail ?? null,
+    };
+  }
+
+  private onEvent(event: CallEvent): void {
+    if (event.type !== 'model.status') return;
+    if (event.status === 'connected') this.remember({ ok: true, at: Date.now(), connectMs: event.connectMs });
+    else if (event.status === 'failed') this.remember({ ok: false, at: Date.now(), detail: event.detail });
+  }
+
+  private remember(outcome: Outcome): void {
+    this.outcomes.push(outcome);
+    if (this.outcomes.length > REMEMBERED) this.outcomes.shift();
+  }
+}
+
+function findLast<T>(items: T[], match: (item: T) => boolean): T | undefined {
+  for (let i = items.length - 1; i >= 0; i--) if (match(items[i])) return items[i];
+  return undefined;
+}

@@ -1,0 +1,148 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { CallEventBus, type CallEvent, type ModelStatus } from '../call-gateway/call-events';
+
+/** Bounds per live call, so a long call cannot grow the snapshot (or the server's memory) without limit. */
+export const MAX_TRANSCRIPT_ENTRIES = 200;
+export const MAX_FUNCTION_CALLS = 50;
+export const MAX_ENTRY_CHARS = 4000;
+
+export interface TranscriptEntry {
+  itemId: string;
+  role: 'user' | 'assistant';
+  text: string;
+  /** False while deltas are still arriving. */
+  final: boolean;
+  /** Set when the caller barged in: the assistant was cut at this many ms of the item's audio. */
+  interruptedAtMs?: number;
+}
+
+export interface FunctionCallEntry {
+  callId: string;
+  name: string;
+  arguments: string;
+  status: 'running' | 'done';
+  output?: string;
+  durationMs?: number;
+  error?: string;
+  answeredBy?: 'tool' | 'operator';
+}
+
+/** One live call as a dashboard that connects now should see it. */
+export interface LiveCallView {
+  callSid: string;
+  streamSid: string;
+  from: string | null;
+  to: string | null;
+  direction: string | null;
+  startedAt: string;
+  modelStatus: ModelStatus;
+  transcript: TranscriptEntry[];
+  functionCalls: FunctionCallEntry[];
+}
+
+interface LiveCall extends LiveCallView {
+  byItem: Map<string, TranscriptEntry>;
+  byCallId: Map<string, FunctionCallEntry>;
+}
+
+/**
+ * What a dashboard that joins mid-call needs: the live calls and, for each, the recent transcript
+ * and function calls, rebuilt from call events. A call's record is dropped when it ends.
+ */
+@Injectable()
+export class LiveCallsStore implements OnModuleDestroy {
+  private readonly calls = new Map<string, LiveCall>();
+  private readonly unsubscribe: () => void;
+
+  constructor(events: CallEventBus) {
+    this.unsubscribe = events.subscribe((event) => this.apply(event));
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  /** Live calls (or the one call `callSid`). The objects are live state: serialise them at once. */
+  snapshot(callSid: string | null = null): LiveCallView[] {
+    const calls = callSid === null ? [...this.calls.values()] : [this.calls.get(callSid)].filter((c) => c !== undefined);
+    return calls.map(({ byItem: _items, byCallId: _calls, ...view }) => view);
+  }
+
+  apply(event: CallEvent): void {
+    if (event.type === 'call.started') {
+      this.calls.set(event.callSid, {
+        callSid: event.callSid,
+        streamSid: event.streamSid,
+        from: event.from,
+        to: event.to,
+        direction: event.direction,
+        startedAt: event.startedAt,
+        // The model was dialled before the stream started; 'connected' follows once it is configured.
+        modelStatus: 'connecting',
+        transcript: [],
+        functionCalls: [],
+        byItem: new Map(),
+        byCallId: new Map(),
+      });
+      return;
+    }
+    // Events of calls not (or no longer) live, e.g. a pre-dial's 'connecting', are not kept.
+    const call = this.calls.get(event.callSid);
+    if (!call) return;
+    switch (event.type) {
+      case 'call.ended':
+        this.calls.delete(event.callSid);
+        return;
+      case 'model.status':
+        call.modelStatus = event.status;
+        return;
+      case 'transcript.delta': {
+        const entry = this.entry(call, event.itemId, event.role);
+        if (entry.text.length < MAX_ENTRY_CHARS) entry.text = (entry.text + event.delta).slice(0, MAX_ENTRY_CHARS);
+        return;
+      }
+      case 'transcript.done': {
+        const entry = this.entry(call, event.itemId, event.role);
+        entry.text = event.text.slice(0, MAX_ENTRY_CHARS);
+        entry.final = true;
+        return;
+      }
+      case 'barge_in': {
+        const entry = call.byItem.get(event.itemId);
+        if (entry) entry.interruptedAtMs = event.audioEndMs;
+        return;
+      }
+      case 'function_call.started': {
+        const entry: FunctionCallEntry = { callId: event.callId, name: event.name, arguments: event.arguments.slice(0, MAX_ENTRY_CHARS), status: 'running' };
+        call.functionCalls.push(entry);
+        call.byCallId.set(entry.callId, entry);
+        if (call.functionCalls.length > MAX_FUNCTION_CALLS) call.byCallId.delete(call.functionCalls.shift()!.callId);
+        return;
+      }
+      case 'function_call.finished': {
+        const entry = call.byCallId.get(event.callId);
+        if (!entry) return;
+        entry.status = 'done';
+        entry.output = event.output.slice(0, MAX_ENTRY_CHARS);
+        entry.durationMs = event.durationMs;
+        entry.answeredBy = event.answeredBy;
+        if (event.error !== undefined) entry.error = event.error;
+        return;
+      }
+    }
+  }
+
+  private entry(call: LiveCall, itemId: string, role: 'user' | 'assistant'): TranscriptEntry {
+    let entry = call.byItem.get(itemId);
+    if (entry) return entry;
+    entry = { itemId, role, text: '', final: false };
+    call.transcript.push(entry);
+    call.byItem.set(itemId, entry);
+    if (call.transcript.length > MAX_TRANSCRIPT_ENTRIES) call.byItem.delete(call.transcript.shift()!.itemId);
+    return entry;
+  }
+}

@@ -1,0 +1,64 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { placeCall } from './support/call-helpers';
+import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { buildApp, eventually, startServerProcess, type ServerProcess } from './support/server-process';
+import { callSid, postTwiml, TEST_API_KEY, TEST_PUBLIC_URL, testAudio } from './support/test-app';
+
+/** The production entry point (`node dist/main.js`) receiving real signals. */
+describe('graceful shutdown', () => {
+  let server: ServerProcess | undefined;
+  let fake: FakeRealtimeServer | undefined;
+  beforeAll(() => buildApp(), 60_000);
+  afterEach(async () => {
+    server?.child.kill('SIGKILL');
+    await fake?.close();
+    server = fake = undefined;
+  });
+
+  async function start(env: Record<string, string> = {}) {
+    fake = await FakeRealtimeServer.start();
+    server = await startServerProcess({ OPENAI_API_KEY: TEST_API_KEY, PUBLIC_URL: TEST_PUBLIC_URL, OPENAI_REALTIME_URL: fake.url, ...env });
+    return { fake, server };
+  }
+
+  it('on SIGTERM stops taking calls but lets live ones finish, then exits 0', async () => {
+    const { fake, server } = await start({ DRAIN_TIMEOUT_S: '30' });
+    const { call, model } = await placeCall(server.urls, fake);
+    server.child.kill('SIGTERM');
+    await eventually(async () => (await fetch(`${server.urls.httpUrl}/health`)).status === 503);
+    const busy = await postTwiml(server.urls, { CallSid: callSid() });
+    expect(busy.body).toMatch(/<Say>Sorry, all our lines are busy[^<]*<\/Say><Hangup\/>/);
+    expect(fake.connections).toHaveLength(1); // the refused call was not dialled
+
+    // The live call carries on, both ways.
+    const audio = testAudio(1600, 1);
+    await call.sendAudio(audio, { paced: false });
+    await model.waitForAppendedBytes(audio.length);
+    const { itemId } = await model.audioResponse({ chunks: [testAudio(800, 2)] });
+    await call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
+    expect(server.child.exitCode).toBeNull();
+
+    call.sendStop();
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('draining 1 live call(s)');
+  }, 30_000);
+
+  it('ends calls still live at DRAIN_TIMEOUT_S cleanly, tells the caller why, and exits 0', async () => {
+    const { fake, server } = await start({ DRAIN_TIMEOUT_S: '1' });
+    const { call, model, sid } = await placeCall(server.urls, fake);
+    server.child.kill('SIGTERM');
+    const closed = await call.waitForClose(5000);
+    expect(closed).toMatchObject({ code: 1000, reason: 'shutdown' });
+    await model.waitForClose();
+    // Twilio then asks what to say; the server is still there to answer.
+    const next = await postTwiml(server.urls, { CallSid: sid }, { path: '/twiml/stream-ended' });
+    expect(next.body).toMatch(/<Say>We have to end this call now[^<]*<\/Say><Hangup\/>/);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
+  it('exits 0 at once on SIGINT with no live calls', async () => {
+    const { server } = await start();
+    server.child.kill('SIGINT');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+});

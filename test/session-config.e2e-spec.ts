@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { placeCall } from './support/call-helpers';
+import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { getJson, startTestApp, type TestApp } from './support/test-app';
+
+const TOKEN = 'cfg-token-0123456789ab';
+
+async function put(app: TestApp, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.httpUrl}/session-config`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('GET/PUT /session-config', () => {
+  let app: TestApp | undefined;
+  let fake: FakeRealtimeServer | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await fake?.close();
+    app = fake = undefined;
+  });
+
+  it('starts from the environment', async () => {
+    app = await startTestApp({ AGENT_INSTRUCTIONS: 'Env instructions.', OPENAI_VOICE: 'coral', VAD_THRESHOLD: '0.6', VAD_SILENCE_DURATION_MS: '700' });
+    expect(await getJson(`${app.httpUrl}/session-config`)).toEqual({
+      instructions: 'Env instructions.',
+      voice: 'coral',
+      turnDetection: { type: 'server_vad', threshold: 0.6, prefixPaddingMs: 300, silenceDurationMs: 700 },
+      enabledTools: ['get_weather_from_coords', 'end_call', 'ask_operator'],
+      availableTools: ['get_weather_from_coords', 'end_call', 'ask_operator'],
+      availableVoices: ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'],
+    });
+    const semantic = await startTestApp({ TURN_DETECTION: 'semantic_vad' });
+    expect((await getJson(`${semantic.httpUrl}/session-config`)).turnDetection).toEqual({ type: 'semantic_vad', eagerness: 'auto' });
+    await semantic.close();
+  });
+
+  it('saves a valid change (fields left out keep their values), and the next call\'s session.update carries it', async () => {
+    fake = await FakeRealtimeServer.start();
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, DASHBOARD_TOKEN: TOKEN });
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const first = await put(app, { instructions: 'You sell bicycles.', turnDetection: { type: 'server_vad', threshold: 0.3 } }, auth);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ instructions: 'You sell bicycles.', voice: 'marin', turnDetection: { type: 'server_vad', threshold: 0.3, silenceDurationMs: 500 } });
+    const second = await put(app, { voice: 'verse', enabledTools: ['get_weather_from_coords', 'get_weather_from_coords'] }, auth);
+    expect(second.body).toMatchObject({ instructions: 'You sell bicycles.', voice: 'verse', enabledTools: ['get_weather_from_coords'], turnDetection: { threshold: 0.3 } });
+    expect(await (await fetch(`${app.httpUrl}/session-config`, { headers: auth })).json()).toEqual(second.body);
+
+    const { model, call } = await placeCall(app, fake);
+    const update = model.received.find((e) => e.type === 'session.update') as { session: any };
+    expect(update.session).toMatchObject({
+      instructions: 'You sell bicycles.',
+      audio: { input: { turn_detection: { type: 'server_vad', threshold: 0.3, prefix_padding_ms: 300, silence_duration_ms: 500 } }, output: { voice: 'verse' } },
+    });
+    expect(update.session.tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords']);
+    expect(model.errors).toEqual([]);
+    call.sendStop();
+  });
+
+  it.each([
+    ['an unknown voice', { voice: 'robot' }, /voice must be one of the following values/],
+    ['a threshold above 1', { turnDetection: { type: 'server_vad', threshold: 1.5 } }, /turnDetection\.threshold must not be greater than 1/],
+    ['an unknown turn detection type', { turnDetection: { type: 'push_to_talk' } }, /turnDetection\.type must be one of/],
+    ['turn detection that is not an object', { turnDetection: 'server_vad' }, /turnDetection must be an object/],
+    ['empty instructions', { instructions: '' }, /instructions must be longer than or equal to 1 characters/],
+    ['instructions that are not text', { instructions: 42 }, /instructions must be a string/],
+    ['an unknown tool', { enabledTools: ['get_weather_from_coords', 'launch_rockets'] }, /enabledTools: unknown tool "launch_rockets"/],
+    ['an unknown field', { model: 'gpt-4o' }, /property model should not exist/],
+    ['an unknown nested field', { turnDetection: { type: 'server_vad', create_response: false } }, /turnDetection\.property create_response should not exist/],
+  ])('refuses %s with 400 naming the field, and changes nothing', async (_what, body, message) => {
+    app = await startTestApp();
+    const before = await getJson(`${app.httpUrl}/session-config`);
+    const res = await put(app, body);
+    expect(res.status).toBe(400);
+    expect(res.body.message.join('\n')).toMatch(message);
+    expect(await getJson(`${app.httpUrl}/session-config`)).toEqual(before);
+  });
+
+  it('needs the dashboard token when one is set', async () => {
+    app = await startTestApp({ DASHBOARD_TOKEN: TOKEN });
+    expect((await fetch(`${app.httpUrl}/session-config`)).status).toBe(401);
+    expect((await put(app, { voice: 'cedar' })).status).toBe(401);
+    expect((await put(app, { voice: 'cedar' }, { authorization: 'Bearer not-the-token-123456' })).status).toBe(401);
+    expect((await put(app, { voice: 'cedar' }, { authorization: `Bearer ${TOKEN}` })).body.voice).toBe('cedar');
+  });
+
+  it('is documented in Swagger, with its body schema and bearer auth', async () => {
+    app = await startTestApp();
+    const doc = await getJson(`${app.httpUrl}/docs-json`);
+    const path = doc.paths['/session-config'];
+    expect(Object.keys(path).sort()).toEqual(['get', 'put']);
+    expect(path.put.requestBody.content['application/json'].schema.$ref).toMatch(/SessionConfigUpdateDto$/);
+    expect(path.put.responses).toHaveProperty('400');
+    expect(path.get.security).toEqual([{ bearer: [] }]);
+    expect(doc.components.schemas.TurnDetectionDto.properties.threshold).toMatchObject({ minimum: 0, maximum: 1 });
+  });
+});
