@@ -47,6 +47,11 @@ const KEEP_LINES = 200;
 
 /** Starts dist/main.js with `env` (on top of this process's environment) and waits until it answers HTTP. */
 export async function startServer(env: Record<string, string>, opts: StartServerOptions = {}): Promise<ServerProcess> {
+  // The server runs on the Node that runs this tool: `npm run …` picks the pinned Node 24; an older
+  // system Node would be unsupported, and its numbers (e.g. AsyncLocalStorage on async_hooks) misleading.
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    throw new Error(`Node ${process.version} is too old for the server (≥ 22): run this through npm (npm run demo / bench), which uses the pinned Node`);
+  }
   const root = repoRoot();
   const main = join(root, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: run npm run build first`);
