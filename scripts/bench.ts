@@ -249,7 +249,8 @@ async function main(): Promise<void> {
   const dir = resolvePath(repoRoot(), opts.out);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const json = { command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, results };
+  const args = process.argv.slice(2).join(' ');
+  const json = { command: args ? `npm run bench -- ${args}` : 'npm run bench', machine, options: opts, results };
   writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
   console.log(`\nJSON: ${file}`);
