@@ -69,3 +69,16 @@ describe('PlaybackTracker', () => {
     expect(t.playedMs(200)).toBe(0);
   });
 });
+
+describe('PlaybackTracker pending marks', () => {
+  it('passes skipped marks when a later one echoes, and stays bounded over a long answer', () => {
+    const t = new PlaybackTracker();
+    for (let i = 1; i <= 1000; i++) t.audioSent('item_a', 160, i);
+    expect(t.pendingMarks).toBe(1000);
+    expect(t.markEchoed('item_a:40', 100)).toBe(true); // marks 1 and 2 are passed too
+    expect(t.pendingMarks).toBe(998);
+    expect(t.markEchoed('item_a:20', 101)).toBe(false); // already passed
+    for (let i = 3; i <= 1000; i++) expect(t.markEchoed(`item_a:${i * 20}`, 100 + i)).toBe(true);
+    expect(t.pendingMarks).toBe(0);
+  });
+});

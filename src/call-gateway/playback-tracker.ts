@@ -11,6 +11,7 @@
 export const MULAW_BYTES_PER_MS = 8;
 
 interface PendingMark {
+  name: string;
   /** Position of the mark on the playback timeline, in ms since the last clear. */
   timelineMs: number;
 }
@@ -33,14 +34,16 @@ export class PlaybackTracker {
   private queuedMs = 0;
   private anchorMs = 0;
   private anchorAt = 0;
-  private readonly pending = new Map<string, PendingMark>();
+  /** Marks sent and not yet echoed, in sending order (Twilio echoes them in that order). */
+  private pending: PendingMark[] = [];
+  private pendingHead = 0;
 
   get currentItemId(): string | null {
     return this.itemId;
   }
 
   get pendingMarks(): number {
-    return this.pending.size;
+    return this.pending.length - this.pendingHead;
   }
 
   /** ms of the timeline played at `now`: the last anchor plus elapsed real time, capped at what is queued. */
@@ -68,18 +71,21 @@ export class PlaybackTracker {
     this.itemSentMs += ms;
     this.queuedMs += ms;
     const name = `${itemId}:${Math.round(this.itemSentMs)}`;
-    this.pending.set(name, { timelineMs: this.queuedMs });
+    this.pending.push({ name, timelineMs: this.queuedMs });
     return name;
   }
 
   /** A mark came back from Twilio: playback reached it. Unknown marks (e.g. echoed by a clear) are ignored. */
   markEchoed(name: string, now: number): boolean {
-    const mark = this.pending.get(name);
-    if (!mark) return false;
-    this.pending.delete(name);
-    // Marks echo in order; drop older ones that may have been skipped.
-    for (const [key, other] of this.pending) {
-      if (other.timelineMs <= mark.timelineMs) this.pending.delete(key);
+    // Marks echo in order, so the match is almost always the oldest pending one.
+    let i = this.pendingHead;
+    while (i < this.pending.length && this.pending[i].name !== name) i++;
+    if (i === this.pending.length) return false;
+    const mark = this.pending[i];
+    this.pendingHead = i + 1; // older marks that were skipped are passed too
+    if (this.pendingHead > 64 && this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
     }
     this.anchorMs = mark.timelineMs;
     this.anchorAt = now;
@@ -115,6 +121,7 @@ export class PlaybackTracker {
     this.queuedMs = 0;
     this.anchorMs = 0;
     this.anchorAt = now;
-    this.pending.clear();
+    this.pending = [];
+    this.pendingHead = 0;
   }
 }
