@@ -25,7 +25,8 @@ describe('graceful shutdown', () => {
     const { fake, server } = await start({ DRAIN_TIMEOUT_S: '30' });
     const { call, model } = await placeCall(server.urls, fake);
     server.child.kill('SIGTERM');
-    await eventually(async () => (await fetch(`${server.urls.httpUrl}/health`)).status === 503);
+    await eventually(async () => (await fetch(`${server.urls.httpUrl}/health/ready`)).status === 503);
+    expect((await fetch(`${server.urls.httpUrl}/health/live`)).status).toBe(200); // alive while draining
     const busy = await postTwiml(server.urls, { CallSid: callSid() });
     expect(busy.body).toMatch(/<Say>Sorry, all our lines are busy[^<]*<\/Say><Hangup\/>/);
     expect(fake.connections).toHaveLength(1); // the refused call was not dialled

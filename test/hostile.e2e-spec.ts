@@ -57,6 +57,7 @@ describe('hostile input', () => {
       const replay = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params });
       expect((await replay.waitForClose()).code).toBe(1008);
       expect(fake.connections).toHaveLength(1);
+      await normalCallWorks(1);
     });
 
     it('refuses a token after its reservation expired', async () => {
@@ -68,6 +69,7 @@ describe('hostile input', () => {
       const late = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params });
       expect((await late.waitForClose()).code).toBe(1008);
       expect(fake.connections).toHaveLength(1);
+      await normalCallWorks(1);
     });
   });
 
@@ -111,6 +113,9 @@ describe('hostile input', () => {
         expect(text).not.toContain(TEST_API_KEY);
       }
       expect(fake.connections).toHaveLength(0);
+      await app.close();
+      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+      await normalCallWorks(0);
     });
   });
 
