@@ -8,6 +8,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    globalSetup: ['test/global-setup.ts'],
     // The JSON report is what .ci/run summarises as 'N passed, N failed'.
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },

@@ -1,14 +1,13 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { placeCall } from './support/call-helpers';
 import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
-import { buildApp, eventually, startServerProcess, type ServerProcess } from './support/server-process';
+import { eventually, startServerProcess, type ServerProcess } from './support/server-process';
 import { callSid, postTwiml, TEST_API_KEY, TEST_PUBLIC_URL, testAudio } from './support/test-app';
 
 /** The production entry point (`node dist/main.js`) receiving real signals. */
 describe('graceful shutdown', () => {
   let server: ServerProcess | undefined;
   let fake: FakeRealtimeServer | undefined;
-  beforeAll(() => buildApp(), 60_000);
   afterEach(async () => {
     server?.child.kill('SIGKILL');
     await fake?.close();

@@ -37,26 +37,15 @@ function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
   });
 }
 
-// `npm run demo` builds the server and the tools; the other tests reuse that build, or make it
-// themselves when run alone.
-let built = false;
-async function ensureBuilt(): Promise<void> {
-  if (built) return;
-  const build = await run('npm', ['run', 'build', '--silent'], 60_000);
-  const tools = await run('npm', ['run', 'build:tools', '--silent'], 60_000);
-  expect(build.code, build.out).toBe(0);
-  expect(tools.code, tools.out).toBe(0);
-  built = true;
-}
+// dist/ and dist-tools/ are built once by test/global-setup.ts (what `npm run demo` does first).
 
 const tmp = mkdtempSync(join(tmpdir(), 'voice-tools-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('developer tools', () => {
-  it('npm run demo: one command places a full call offline and exits 0', { timeout: 180_000 }, async () => {
-    const demo = await run('npm', ['run', 'demo'], 170_000);
+  it('the demo (npm run demo): one command places a full call offline and exits 0', { timeout: 180_000 }, async () => {
+    const demo = await run(process.execPath, [join(TOOLS, 'demo.js')], 170_000);
     expect(demo.code, demo.out).toBe(0);
-    built = true;
     const expected = [
       /dashboard +http:\/\/localhost:\d+\/dashboard/,
       /call started +CA[0-9a-f]{32}/,
@@ -104,7 +93,6 @@ describe('developer tools', () => {
     }
 
     it('signs the webhook and the stream, speaks a WAV file and saves the answer as WAV', { timeout: 90_000 }, async () => {
-      await ensureBuilt();
       const server = await start();
       const question = join(tmp, 'question.wav');
       writeFileSync(question, mulawToWav(toneMulaw(800)));
@@ -123,7 +111,6 @@ describe('developer tools', () => {
     });
 
     it('fails clearly when the server rejects the signature', { timeout: 60_000 }, async () => {
-      await ensureBuilt();
       const server = await start();
       const sim = await run(process.execPath, [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--out', join(tmp, 'x.wav'), '--signature-token', 'wrong-token-123', '--no-logs'], 30_000);
       expect(sim.code).toBe(1);
@@ -132,7 +119,6 @@ describe('developer tools', () => {
   });
 
   it('npm run bench -- --smoke measures a few calls and writes the table and JSON', { timeout: 180_000 }, async () => {
-    await ensureBuilt();
     const out = join(tmp, 'bench');
     const bench = await run(process.execPath, [join(TOOLS, 'bench.js'), '--smoke', '--out', out], 170_000);
     expect(bench.code, bench.out).toBe(0);

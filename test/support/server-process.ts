@@ -1,14 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestApp } from './test-app';
 
 const ROOT = join(__dirname, '..', '..');
-
-/** Compiles the app to dist/ (as `npm run build` does), once per test file. */
-export function buildApp(): void {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -26,7 +21,7 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `node dist/main.js` like production does, and waits until it answers HTTP. */
+/** Runs `node dist/main.js` (built by test/global-setup.ts) like production does, and waits until it answers HTTP. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/main.js'], {
