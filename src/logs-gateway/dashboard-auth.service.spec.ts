@@ -35,6 +35,13 @@ describe('DashboardAuth', () => {
   describe('without DASHBOARD_TOKEN', () => {
     const auth = new DashboardAuth(loadAppConfig({}));
 
+    it('tells loopback peers (IPv4, IPv6, IPv4-mapped) from others', () => {
+      for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(auth.check(request({ address }), true), address).toBe('ok');
+      for (const address of ['10.0.0.1', '192.168.1.2', '::ffff:10.0.0.1', '203.0.113.5', '::', '']) {
+        expect(auth.check(request({ address }), true), address).toBe('forbidden');
+      }
+    });
+
     it('accepts direct loopback connections', () => {
       expect(auth.check(request(), true)).toBe('ok');
       expect(auth.check(request({ address: '::1', headers: { host: '[::1]:8081', origin: 'http://[::1]:8081' } }), true)).toBe('ok');

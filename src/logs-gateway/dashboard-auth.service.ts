@@ -42,7 +42,12 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-function bearerToken(header: string | undefined): string | undefined {
+/** Constant-time comparison of a presented token with the expected one (equal-length digests). */
+export function tokensMatch(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
   return match?.[1];
 }
