@@ -45,7 +45,7 @@ describe('health endpoints', () => {
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('ok');
     const d = health.body.details;
-    expect(d.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100, draining: false });
+    expect(d.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100 });
     expect(d.config.status).toBe('up');
     expect(d.drain).toEqual({ status: 'up', draining: false });
     expect(d.heap.status).toBe('up');
@@ -64,7 +64,7 @@ describe('health endpoints', () => {
     const { live, ready, health } = await probeAll(app);
     expect(live.status).toBe(200);
     expect(ready.status).toBe(503);
-    expect(ready.body.error.calls).toEqual({ status: 'down', active: 0, reserved: 1, capacity: 1, draining: false });
+    expect(ready.body.error.calls).toEqual({ status: 'down', active: 0, reserved: 1, capacity: 1 });
     expect(health.status).toBe(503);
     expect(health.body.error).toHaveProperty('calls');
   });
@@ -77,6 +77,7 @@ describe('health endpoints', () => {
     expect(live.status).toBe(200);
     expect(ready.status).toBe(503);
     expect(ready.body.error.drain).toEqual({ status: 'down', draining: true });
+    expect(ready.body.info.calls.status).toBe('up'); // draining is not reported as being at capacity
     expect(health.status).toBe(503);
   });
 

@@ -182,7 +182,7 @@ describe('HTTP endpoints', () => {
     expect(health.status).toBe(200);
     const body: any = await health.json();
     expect(body.status).toBe('ok');
-    expect(body.details.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100, draining: false });
+    expect(body.details.calls).toEqual({ status: 'up', active: 0, reserved: 0, capacity: 100 });
     expect(body.details.heap.status).toBe('up');
 
     const docs = await fetch(`${app.httpUrl}/docs`);

@@ -59,9 +59,14 @@ export class CallRegistry implements OnApplicationShutdown {
     return this.config.MAX_CONCURRENT_CALLS;
   }
 
-  /** Room for one more call (live calls plus those reserved by /twiml and not yet streaming); none while draining. */
+  /** Every slot is taken by a live call or one reserved by /twiml and not yet streaming. */
+  get atCapacity(): boolean {
+    return this.live.size + this.reservations.size >= this.capacity;
+  }
+
+  /** Room for one more call; none while draining. */
   hasCapacity(): boolean {
-    return this.drainingSince === null && this.live.size + this.reservations.size < this.capacity;
+    return this.drainingSince === null && !this.atCapacity;
   }
 
   get draining(): boolean {

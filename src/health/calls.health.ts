@@ -24,8 +24,8 @@ export class CallsHealthIndicator {
   /** Down when every slot is taken (new calls would get the busy message). */
   capacity() {
     const check = this.health.check('calls');
-    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity, draining: this.registry.draining };
-    return this.registry.hasCapacity() ? check.up(data) : check.down(data);
+    const data = { active: this.registry.activeCount, reserved: this.registry.reservedCount, capacity: this.registry.capacity };
+    return this.registry.atCapacity ? check.down(data) : check.up(data);
   }
 
   /** Down from the moment the server starts draining for shutdown (CallRegistry.startDraining, on SIGTERM/SIGINT). */
