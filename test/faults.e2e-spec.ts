@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { placeCall } from './support/call-helpers';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
 import { LogsClient } from './support/logs-client';
-import { chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
-import type { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
+import { callSid, chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp, twimlParameters } from './support/test-app';
+import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 
 /** One conversational turn: the caller speaks (transcribed), the model answers with audio that plays out. */
 async function turn(call: TwilioCallSimulator, model: FakeRealtimeConnection, userText: string, answerText: string, seed: number) {
@@ -130,6 +130,26 @@ describe('model connection faults', () => {
     model.close(1011, 'internal error');
     const next = await fake.waitForConnection(1);
     await turn(call, next, 'Hi', 'Hello again.', 80);
+    call.sendStop();
+  });
+
+  it('recovers a pre-dialled connection that dropped before the stream started, greeting included', async () => {
+    fake = await FakeRealtimeServer.start();
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, AGENT_GREETING: 'Greet the caller.' });
+    const sid = callSid();
+    const twiml = await postTwiml(app, { CallSid: sid });
+    const first = await fake.waitForConnection(0);
+    await first.waitFor('session.update');
+    first.drop();
+    await first.waitForClose();
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
+    const next = await fake.waitForConnection(1);
+    const greeting = await next.waitFor('response.create');
+    expect(greeting.response?.instructions).toBe('Greet the caller.');
+    const types = next.received.map((e) => e.type);
+    expect(types.indexOf('session.update')).toBeLessThan(types.indexOf('response.create'));
+    await turn(call, next, 'Hello?', 'Hi there.', 85);
+    expect(call.closed).toBe(false);
     call.sendStop();
   });
 

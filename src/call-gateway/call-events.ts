@@ -12,7 +12,8 @@ export type CallEndReason =
   | 'backpressure'
   | 'protocol-error'
   | 'operator'
-  | 'shutdown';
+  | 'shutdown'
+  | 'internal-error'; // a bug while handling this call's messages (logged with its stack)
 
 export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed';
 

@@ -118,6 +118,7 @@ export class CallSession {
   private toolsRunning = 0;
   /** Outputs were recorded while the model was away: ask for a response once it is back. */
   private responseOwed = false;
+  private owedInstructions: string | undefined;
   /** Running function calls an operator may still answer by hand, by call_id. */
   private readonly operatorAnswers = new Map<string, (output: string) => void>();
   private hangupRequested = false;
@@ -127,7 +128,13 @@ export class CallSession {
     private readonly deps: CallSessionDeps,
   ) {
     this.maxGapFrames = Math.ceil(deps.config.RECONNECT_AUDIO_BUFFER_MS / 20);
-    socket.on('message', (data: Buffer, isBinary: boolean) => this.onTwilioFrame(data, isBinary));
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        this.onTwilioFrame(data, isBinary);
+      } catch (err) {
+        this.failed(err);
+      }
+    });
     socket.on('close', () => this.end('twilio-disconnected'));
     socket.on('error', (err) => this.logger.warn(`Twilio socket error on ${this.callSid || 'unstarted stream'}: ${err.message}`));
     this.startTimer = setTimeout(() => this.protocolError('no start message'), deps.config.STREAM_START_TIMEOUT_MS);
@@ -290,7 +297,12 @@ export class CallSession {
     this.modelConfigured = false;
     connection.attach({
       onEvent: (event) => {
-        if (connection === this.model) this.onModelEvent(event);
+        if (connection !== this.model) return;
+        try {
+          this.onModelEvent(event);
+        } catch (err) {
+          this.failed(err);
+        }
       },
       onOpen: () => {
         if (connection === this.model) this.onModelOpen(connection);
@@ -315,7 +327,8 @@ export class CallSession {
     for (const payload of held) connection.appendAudio(payload);
     if (this.responseOwed) {
       this.responseOwed = false;
-      this.requestResponse();
+      this.requestResponse(this.owedInstructions);
+      this.owedInstructions = undefined;
     }
     if (!isReconnect) return; // a first connection is announced when its session.updated arrives
     this.reconnects++;
@@ -571,8 +584,14 @@ export class CallSession {
   }
 
   private requestResponse(instructions?: string): void {
+    if (!this.model) {
+      // The model is away (reconnecting): ask once it is back, after the context is restored.
+      this.responseOwed = true;
+      this.owedInstructions = instructions;
+      return;
+    }
     this.awaitingResponse = true;
-    this.model!.send(instructions ? { type: 'response.create', response: { instructions } } : { type: 'response.create' });
+    this.model.send(instructions ? { type: 'response.create', response: { instructions } } : { type: 'response.create' });
   }
 
   // ---- end_call -----------------------------------------------------------------------------
@@ -623,6 +642,12 @@ export class CallSession {
 
   // ---- plumbing -----------------------------------------------------------------------------
 
+  /** A bug handling one message ends this call cleanly (the caller hears the apology); other calls and the process go on. */
+  private failed(err: unknown): void {
+    this.logger.error(`internal error, ending the call: ${(err as Error)?.stack ?? String(err)}`);
+    this.end('internal-error');
+  }
+
   private sendToTwilio(message: string): void {
     const socket = this.socket;
     if (socket.readyState !== WebSocket.OPEN) return;
@@ -651,7 +676,12 @@ export class CallSession {
     this.nextModel?.close(1000, 'call ended');
     this.model = this.nextModel = null;
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
-      const code = reason === 'model-unavailable' ? CloseCode.modelUnavailable : reason === 'protocol-error' ? CloseCode.protocolError : CloseCode.normal;
+      const code =
+        reason === 'model-unavailable' || reason === 'internal-error'
+          ? CloseCode.modelUnavailable
+          : reason === 'protocol-error'
+            ? CloseCode.protocolError
+            : CloseCode.normal;
       this.socket.close(code, reason);
     }
     if (!wasLive) return;
