@@ -236,6 +236,8 @@ export class CallSession {
       this.settings = claimed.settings;
       this.useModel(claimed.connection);
     } else {
+      // Fixed for the whole call, so a reconnect or rollover restores exactly this configuration.
+      this.settings = this.deps.sessionConfig.current;
       this.publish({ type: 'model.status', status: 'connecting' });
       this.dialModel();
     }
