@@ -51,6 +51,8 @@ async function bootstrap(): Promise<void> {
       process.exit(1);
     });
   };
+  // A stray rejection must not take every live call down with the process (Node's default); log it.
+  process.on('unhandledRejection', (reason) => logger.error(`unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -469,7 +469,7 @@ export class CallSession {
         if (event.item.type === 'function_call') this.startToolCall(event.item);
         return;
       case 'response.done':
-        return void this.onResponseDone(event);
+        return void this.onResponseDone(event).catch((err: unknown) => this.failed(err));
       case 'response.output_audio_transcript.delta':
         return this.publish({ type: 'transcript.delta', role: 'assistant', itemId: event.item_id, delta: event.delta });
       case 'response.output_audio_transcript.done':
