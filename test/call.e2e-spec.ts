@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { placeCall } from './support/call-helpers';
 import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
 
 describe('a call', () => {
   let app: TestApp | undefined;

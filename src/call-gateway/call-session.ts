@@ -1,5 +1,4 @@
 import type {
-  RealtimeConversationItemFunctionCall,
   RealtimeServerEvent,
   ResponseAudioDeltaEvent,
   ResponseDoneEvent,
@@ -9,11 +8,12 @@ import type { AppConfig } from '../config/app-config';
 import { backoffDelay, isFatalErrorEvent, isRetryable, type ModelFailure } from '../openai/model-failure';
 import type { RealtimeConnection } from '../openai/realtime-connection';
 import type { AgentSettings, SessionConfigService } from '../openai/session-config.service';
-import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
+import type { ToolRegistry } from '../tools/tool-registry.service';
 import { responseUsage, type CallEndReason, type CallEventBody, type CallEventBus } from './call-events';
 import { CallLogger } from './call-logger';
 import type { CallRegistry } from './call-registry.service';
 import { ConversationLog } from './conversation-log';
+import { FunctionCalls } from './function-calls';
 import { PlaybackTracker } from './playback-tracker';
 import {
   base64ByteLength,
@@ -98,6 +98,7 @@ export class CallSession {
   private readonly conversation = new ConversationLog();
   private readonly tracker = new PlaybackTracker();
   private readonly abort = new AbortController();
+  private readonly functionCalls: FunctionCalls;
   private mediaPrefix = '';
   private markPrefix = '';
   private clearMessage = '';
@@ -113,14 +114,9 @@ export class CallSession {
   private callerSpeaking = false;
   private interruptedItemId: string | null = null;
   private interruptedResponseId: string | null = null;
-  private readonly toolCalls: Promise<{ callId: string; result: ToolResult }>[] = [];
-  private readonly toolCallIds = new Set<string>();
-  private toolsRunning = 0;
   /** Outputs were recorded while the model was away: ask for a response once it is back. */
   private responseOwed = false;
   private owedInstructions: string | undefined;
-  /** Running function calls an operator may still answer by hand, by call_id. */
-  private readonly operatorAnswers = new Map<string, (output: string) => void>();
   private hangupRequested = false;
 
   constructor(
@@ -128,6 +124,18 @@ export class CallSession {
     private readonly deps: CallSessionDeps,
   ) {
     this.maxGapFrames = Math.ceil(deps.config.RECONNECT_AUDIO_BUFFER_MS / 20);
+    const session = this;
+    this.functionCalls = new FunctionCalls(
+      deps.tools,
+      {
+        get callSid() {
+          return session.callSid; // known once `start` arrives, before any function call can
+        },
+        signal: this.abort.signal,
+        requestHangup: () => this.requestHangup(),
+      },
+      (body) => this.publish(body),
+    );
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       try {
         this.onTwilioFrame(data, isBinary);
@@ -428,7 +436,7 @@ export class CallSession {
       !this.reconnect &&
       !this.responseActive &&
       !this.awaitingResponse &&
-      this.toolsRunning === 0 &&
+      this.functionCalls.running === 0 &&
       !this.callerSpeaking &&
       !this.tracker.isPlaying(performance.now());
     if (!next || !next.isOpen || !quiet) {
@@ -466,7 +474,7 @@ export class CallSession {
         this.responseHadAudio = false;
         return;
       case 'response.output_item.done':
-        if (event.item.type === 'function_call') this.startToolCall(event.item);
+        if (event.item.type === 'function_call') this.functionCalls.start(event.item);
         return;
       case 'response.done':
         return void this.onResponseDone(event).catch((err: unknown) => this.failed(err));
@@ -529,51 +537,17 @@ export class CallSession {
     this.publish({ type: 'barge_in', itemId: cut.itemId, audioEndMs: cut.audioEndMs, sentMs: Math.round(cut.sentMs) });
   }
 
-  private startToolCall(item: RealtimeConversationItemFunctionCall): void {
-    const callId = item.call_id;
-    if (!callId || this.toolCallIds.has(callId)) return;
-    this.toolCallIds.add(callId);
-    const name = item.name;
-    const args = item.arguments ?? '';
-    this.publish({ type: 'function_call.started', callId, name, arguments: args });
-    // The tool and a possible operator answer race; the loser is ignored (and the tool aborted).
-    const started = performance.now();
-    const cancel = new AbortController();
-    const byOperator = new Promise<{ result: ToolResult; answeredBy: 'operator' }>((resolve) => {
-      this.operatorAnswers.set(callId, (output) => {
-        cancel.abort();
-        resolve({ result: { output, durationMs: Math.round(performance.now() - started) }, answeredBy: 'operator' });
-      });
-    });
-    const byTool = this.deps.tools
-      .execute(name, args, {
-        callSid: this.callSid,
-        signal: AbortSignal.any([this.abort.signal, cancel.signal]),
-        requestHangup: () => this.requestHangup(),
-      })
-      .then((result) => ({ result, answeredBy: 'tool' as const }));
-    const run = Promise.race([byTool, byOperator]).then(({ result, answeredBy }) => {
-      this.operatorAnswers.delete(callId);
-      this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error, answeredBy });
-      return { callId, result };
-    });
-    this.toolCalls.push(run);
-  }
-
   private async onResponseDone(event: ResponseDoneEvent): Promise<void> {
     const response = event.response;
     this.responseActive = false;
     if (response.usage) this.publish({ type: 'usage', responseId: response.id ?? '', status: response.status ?? 'unknown', ...responseUsage(response.usage) });
     for (const item of response.output ?? []) {
-      if (item.type === 'function_call') this.startToolCall(item);
+      if (item.type === 'function_call') this.functionCalls.start(item);
     }
-    if (this.toolCalls.length === 0) return this.maybeHangUp();
+    if (!this.functionCalls.hasPending) return this.maybeHangUp();
 
-    const calls = this.toolCalls.splice(0);
     const hadAudio = this.responseHadAudio;
-    this.toolsRunning++;
-    const results = await Promise.all(calls);
-    this.toolsRunning--;
+    const results = await this.functionCalls.collect();
     if (this.state !== 'live') return;
     for (const { callId, result } of results) {
       if (this.reconnect) this.conversation.addLocal({ kind: 'function_call_output', callId, output: result.output });
@@ -607,7 +581,7 @@ export class CallSession {
   /** Hang up once the goodbye is over: no response running or due, no tool running, every mark echoed. */
   private maybeHangUp(): void {
     if (!this.hangupRequested || this.state !== 'live') return;
-    if (this.responseActive || this.awaitingResponse || this.toolsRunning > 0) return;
+    if (this.responseActive || this.awaitingResponse || this.functionCalls.running > 0) return;
     if (this.tracker.pendingMarks > 0) return;
     this.end('agent-ended');
   }
@@ -619,11 +593,7 @@ export class CallSession {
    * which is aborted. False when no such call is running.
    */
   answerFunctionCall(callId: string, output: string): boolean {
-    const answer = this.operatorAnswers.get(callId);
-    if (!answer || this.state !== 'live') return false;
-    this.operatorAnswers.delete(callId);
-    answer(output);
-    return true;
+    return this.state === 'live' && this.functionCalls.answer(callId, output);
   }
 
   /** Changes this call's agent settings now. Returns why it cannot, or null once applied. */

@@ -1,0 +1,80 @@
+import type { RealtimeConversationItemFunctionCall } from 'openai/resources/realtime/realtime';
+import type { ToolContext } from '../tools/agent-tool';
+import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
+import type { CallEventBody } from './call-events';
+
+export interface FunctionCallOutput {
+  callId: string;
+  result: ToolResult;
+}
+
+/**
+ * One call's function calls: started as soon as the model finishes each one, answered together
+ * when its response is done. A running call can also be answered by an operator from the
+ * dashboard; the first answer wins and the tool is aborted.
+ */
+export class FunctionCalls {
+  private readonly started = new Set<string>();
+  private pending: Promise<FunctionCallOutput>[] = [];
+  private readonly operatorAnswers = new Map<string, (output: string) => void>();
+  /** Batches being awaited (their outputs are not sent yet). */
+  running = 0;
+
+  constructor(
+    private readonly tools: ToolRegistry,
+    private readonly context: Omit<ToolContext, 'signal'> & { signal: AbortSignal },
+    private readonly publish: (body: CallEventBody) => void,
+  ) {}
+
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Starts the tool for a finished function_call item (once per call_id). */
+  start(item: RealtimeConversationItemFunctionCall): void {
+    const callId = item.call_id;
+    if (!callId || this.started.has(callId)) return;
+    this.started.add(callId);
+    const name = item.name;
+    const args = item.arguments ?? '';
+    this.publish({ type: 'function_call.started', callId, name, arguments: args });
+    const startedAt = performance.now();
+    const cancel = new AbortController();
+    const byOperator = new Promise<{ result: ToolResult; answeredBy: 'operator' }>((resolve) => {
+      this.operatorAnswers.set(callId, (output) => {
+        cancel.abort();
+        resolve({ result: { output, durationMs: Math.round(performance.now() - startedAt) }, answeredBy: 'operator' });
+      });
+    });
+    const byTool = this.tools
+      .execute(name, args, { ...this.context, signal: AbortSignal.any([this.context.signal, cancel.signal]) })
+      .then((result) => ({ result, answeredBy: 'tool' as const }));
+    const run = Promise.race([byTool, byOperator]).then(({ result, answeredBy }) => {
+      this.operatorAnswers.delete(callId);
+      this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error, answeredBy });
+      return { callId, result };
+    });
+    this.pending.push(run);
+  }
+
+  /** Waits for every call started so far; the outputs come back in the order the calls were made. */
+  async collect(): Promise<FunctionCallOutput[]> {
+    const batch = this.pending;
+    this.pending = [];
+    this.running++;
+    try {
+      return await Promise.all(batch);
+    } finally {
+      this.running--;
+    }
+  }
+
+  /** An operator's answer to a running call; false if there is no such call (any more). */
+  answer(callId: string, output: string): boolean {
+    const resolve = this.operatorAnswers.get(callId);
+    if (!resolve) return false;
+    this.operatorAnswers.delete(callId);
+    resolve(output);
+    return true;
+  }
+}
