@@ -79,7 +79,6 @@ export class CallSession {
   lateDeltasDropped = 0;
   /** Caller frames that did not fit the reconnect buffer. */
   gapFramesDropped = 0;
-  reconnects = 0;
   /** Milliseconds from the media socket's opening to the first audio sent to the caller; set once per call. */
   firstAudioMs: number | null = null;
   endReason: CallEndReason | null = null;
@@ -148,21 +147,9 @@ export class CallSession {
     this.startTimer = setTimeout(() => this.protocolError('no start message'), deps.config.STREAM_START_TIMEOUT_MS);
   }
 
-  get isLive(): boolean {
-    return this.state === 'live';
-  }
-
-  get isEnded(): boolean {
-    return this.state === 'ended';
-  }
-
   /** The model side is usable or being restored; false means the call has lost its model for good. */
   get modelAlive(): boolean {
     return this.reconnect !== null || (this.model !== null && !this.model.isClosed);
-  }
-
-  get isReconnecting(): boolean {
-    return this.reconnect !== null;
   }
 
   // ---- Twilio → us --------------------------------------------------------------------------
@@ -341,7 +328,6 @@ export class CallSession {
       this.owedInstructions = undefined;
     }
     if (!isReconnect) return; // a first connection is announced when its session.updated arrives
-    this.reconnects++;
     this.modelConfigured = true;
     const reconnectMs = Date.now() - reconnect.startedAt;
     const dropped = this.gapFramesDropped - reconnect.droppedBefore;

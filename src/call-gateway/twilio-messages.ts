@@ -100,16 +100,3 @@ export function parseTwilioMessage(data: string): TwilioInbound | TwilioParseErr
       return 'unknown-event';
   }
 }
-
-/** Outbound messages, built by concatenation: every interpolated value is base64 or an id we validated. */
-export function twilioMediaMessage(streamSid: string, payload: string): string {
-  return '{"event":"media","streamSid":' + JSON.stringify(streamSid) + ',"media":{"payload":"' + payload + '"}}';
-}
-
-export function twilioMarkMessage(streamSid: string, name: string): string {
-  return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
-}
-
-export function twilioClearMessage(streamSid: string): string {
-  return JSON.stringify({ event: 'clear', streamSid });
-}

@@ -169,6 +169,9 @@ export class RealtimeConnection {
     this.closeInfo = { code, reason, httpStatus, lastError: this.lastError, opened: this.openedAt > 0 };
     this.queue = [];
     if (code !== 1000) this.logger.debug({ callSid: this.options.callSid }, `Realtime socket closed: ${code} ${reason}`);
+    if (this.dropped > 0 || this.malformed > 0) {
+      this.logger.warn({ callSid: this.options.callSid }, `Realtime socket closed with ${this.dropped} message(s) not sent and ${this.malformed} malformed event(s) ignored`);
+    }
     this.handlers?.onClose(this.closeInfo);
   }
 }
