@@ -89,7 +89,7 @@ export function readWav(file: Buffer): PcmAudio {
   let sampleRate = 0;
   let bits = 0;
   let data: Buffer | null = null;
-  for (let offset = 12; offset + 8 <= file.length; ) {
+  for (let offset = 12; offset + 8 <= file.length;) {
     const id = file.toString('ascii', offset, offset + 4);
     const declared = file.readUInt32LE(offset + 4);
     const body = offset + 8;

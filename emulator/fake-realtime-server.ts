@@ -75,8 +75,20 @@ export interface AudioResponseOptions {
 // Top-level session fields of the GA interface. Anything else (beta names such as `voice`,
 // `modalities`, `input_audio_format`) is rejected as the real service does.
 const GA_SESSION_KEYS = new Set([
-  'type', 'model', 'instructions', 'output_modalities', 'audio', 'tools', 'tool_choice', 'max_output_tokens',
-  'tracing', 'truncation', 'prompt', 'include', 'parallel_tool_calls', 'reasoning',
+  'type',
+  'model',
+  'instructions',
+  'output_modalities',
+  'audio',
+  'tools',
+  'tool_choice',
+  'max_output_tokens',
+  'tracing',
+  'truncation',
+  'prompt',
+  'include',
+  'parallel_tool_calls',
+  'reasoning',
 ]);
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -181,7 +193,9 @@ export class FakeRealtimeServer {
     if (this.refusals.length > 0) {
       const status = this.refusals.shift()!;
       this.refused++;
-      rejectUpgrade(socket, status, { error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null, param: null } });
+      rejectUpgrade(socket, status, {
+        error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null, param: null },
+      });
       return;
     }
     if (this.opts.requireApiKey !== undefined && !this.authorized(req.headers, this.opts.requireApiKey)) {
@@ -341,15 +355,21 @@ export class FakeRealtimeConnection {
   }
 
   waitForAppendedBytes(n: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    return this.log.until(
-      () => (this.audioInBytes >= n ? true : undefined),
-      timeoutMs,
-      () => `${n} appended audio bytes (have ${this.audioInBytes})`,
-    ).then(() => undefined);
+    return this.log
+      .until(
+        () => (this.audioInBytes >= n ? true : undefined),
+        timeoutMs,
+        () => `${n} appended audio bytes (have ${this.audioInBytes})`,
+      )
+      .then(() => undefined);
   }
 
   waitForClose(timeoutMs = DEFAULT_WAIT_MS): Promise<{ code: number; reason: string }> {
-    return this.log.until(() => this.closeInfo ?? undefined, timeoutMs, () => 'the realtime socket to close');
+    return this.log.until(
+      () => this.closeInfo ?? undefined,
+      timeoutMs,
+      () => 'the realtime socket to close',
+    );
   }
 
   /** Sends anything as-is (no event_id added): for malformed or unusual server events. */
@@ -467,7 +487,13 @@ export class FakeRealtimeConnection {
       const callId = call.callId ?? realtimeId('call');
       const itemId = realtimeId('item');
       const started: RealtimeConversationItemFunctionCall = {
-        id: itemId, type: 'function_call', object: 'realtime.item', status: 'in_progress', name: call.name, call_id: callId, arguments: '',
+        id: itemId,
+        type: 'function_call',
+        object: 'realtime.item',
+        status: 'in_progress',
+        name: call.name,
+        call_id: callId,
+        arguments: '',
       };
       this.addItem(itemId, started);
       const ids = { response_id: responseId, item_id: itemId, output_index: outputIndex, call_id: callId };
@@ -596,20 +622,35 @@ export class FakeRealtimeConnection {
     const patch: unknown = event.session;
     const eventId = event.event_id;
     if (!isRecord(patch)) {
-      return this.sendError({ type: 'invalid_request_error', code: 'missing_required_parameter', message: "Missing required parameter: 'session'.", param: 'session', event_id: eventId });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'missing_required_parameter',
+        message: "Missing required parameter: 'session'.",
+        param: 'session',
+        event_id: eventId,
+      });
     }
     if (patch.type !== 'realtime') {
       return this.sendError({
         type: 'invalid_request_error',
         code: patch.type === undefined ? 'missing_required_parameter' : 'invalid_value',
-        message: patch.type === undefined ? "Missing required parameter: 'session.type'." : `Invalid value: '${String(patch.type)}'. Supported values are: 'realtime'.`,
+        message:
+          patch.type === undefined
+            ? "Missing required parameter: 'session.type'."
+            : `Invalid value: '${JSON.stringify(patch.type)}'. Supported values are: 'realtime'.`,
         param: 'session.type',
         event_id: eventId,
       });
     }
     const unknown = Object.keys(patch).find((key) => !GA_SESSION_KEYS.has(key));
     if (unknown) {
-      return this.sendError({ type: 'invalid_request_error', code: 'unknown_parameter', message: `Unknown parameter: 'session.${unknown}'.`, param: `session.${unknown}`, event_id: eventId });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'unknown_parameter',
+        message: `Unknown parameter: 'session.${unknown}'.`,
+        param: `session.${unknown}`,
+        event_id: eventId,
+      });
     }
     const audio = isRecord(patch.audio) ? patch.audio : {};
     const input = isRecord(audio.input) ? (audio.input as RealtimeAudioConfigInput) : {};
@@ -643,7 +684,13 @@ export class FakeRealtimeConnection {
 
   private onAppend(audio: unknown, eventId: string | undefined): void {
     if (typeof audio !== 'string' || !BASE64.test(audio)) {
-      return this.sendError({ type: 'invalid_request_error', code: 'invalid_value', message: "Invalid 'audio'. Expected base64-encoded audio bytes.", param: 'audio', event_id: eventId });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'invalid_value',
+        message: "Invalid 'audio'. Expected base64-encoded audio bytes.",
+        param: 'audio',
+        event_id: eventId,
+      });
     }
     const bytes = base64Length(audio);
     if (this.recordAudio) this.audioIn.push(Buffer.from(audio, 'base64'));
@@ -669,7 +716,13 @@ export class FakeRealtimeConnection {
   private onItemCreate(event: ConversationItemCreateEvent): void {
     const item: unknown = event.item;
     if (!isRecord(item) || typeof item.type !== 'string') {
-      return this.sendError({ type: 'invalid_request_error', code: 'missing_required_parameter', message: "Missing required parameter: 'item'.", param: 'item', event_id: event.event_id });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'missing_required_parameter',
+        message: "Missing required parameter: 'item'.",
+        param: 'item',
+        event_id: event.event_id,
+      });
     }
     if (item.type === 'function_call_output' && !this.callIds.has(String(item.call_id))) {
       return this.sendError({
@@ -681,7 +734,13 @@ export class FakeRealtimeConnection {
       });
     }
     if (typeof item.id === 'string' && this.items.has(item.id)) {
-      return this.sendError({ type: 'invalid_request_error', code: 'item_id_already_exists', message: `Item with id '${item.id}' already exists.`, param: 'item.id', event_id: event.event_id });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'item_id_already_exists',
+        message: `Item with id '${item.id}' already exists.`,
+        param: 'item.id',
+        event_id: event.event_id,
+      });
     }
     if (event.previous_item_id !== undefined && event.previous_item_id !== 'root' && !this.items.has(event.previous_item_id)) {
       return this.itemNotFound(event.previous_item_id, event.event_id);
@@ -698,13 +757,31 @@ export class FakeRealtimeConnection {
     const eventId = event.event_id;
     const record = this.items.get(event.item_id);
     if (!record) {
-      return this.sendError({ type: 'invalid_request_error', code: 'item_truncate_invalid_item_id', message: `Item with item_id not found: ${String(event.item_id)}`, param: 'item_id', event_id: eventId });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'item_truncate_invalid_item_id',
+        message: `Item with item_id not found: ${String(event.item_id)}`,
+        param: 'item_id',
+        event_id: eventId,
+      });
     }
     if (record.item.type !== 'message' || record.item.role !== 'assistant') {
-      return this.sendError({ type: 'invalid_request_error', code: 'invalid_value', message: 'Only assistant messages can be truncated.', param: 'item_id', event_id: eventId });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'invalid_value',
+        message: 'Only assistant messages can be truncated.',
+        param: 'item_id',
+        event_id: eventId,
+      });
     }
     if (event.content_index !== 0) {
-      return this.sendError({ type: 'invalid_request_error', code: 'invalid_value', message: `Invalid 'content_index': ${String(event.content_index)}. The item has no such content part.`, param: 'content_index', event_id: eventId });
+      return this.sendError({
+        type: 'invalid_request_error',
+        code: 'invalid_value',
+        message: `Invalid 'content_index': ${String(event.content_index)}. The item has no such content part.`,
+        param: 'content_index',
+        event_id: eventId,
+      });
     }
     const haveMs = Math.min(record.audioBytes / record.bytesPerMs, record.truncatedMs ?? Infinity);
     const endMs: unknown = event.audio_end_ms;
@@ -737,7 +814,12 @@ export class FakeRealtimeConnection {
     const previous = this.order.at(-1) ?? null;
     this.emit({ type: 'input_audio_buffer.committed', item_id: itemId, previous_item_id: previous });
     const item: ConversationItem = {
-      id: itemId, type: 'message', object: 'realtime.item', status: 'completed', role: 'user', content: [{ type: 'input_audio' }],
+      id: itemId,
+      type: 'message',
+      object: 'realtime.item',
+      status: 'completed',
+      role: 'user',
+      content: [{ type: 'input_audio' }],
     };
     this.addItem(itemId, item);
     this.uncommittedBytes = 0;
@@ -801,11 +883,23 @@ export class FakeRealtimeConnection {
   }
 
   private itemNotFound(itemId: string, eventId: string | undefined): void {
-    this.sendError({ type: 'invalid_request_error', code: 'item_not_found', message: `Item with item_id not found: ${itemId}`, param: 'item_id', event_id: eventId });
+    this.sendError({
+      type: 'invalid_request_error',
+      code: 'item_not_found',
+      message: `Item with item_id not found: ${itemId}`,
+      param: 'item_id',
+      event_id: eventId,
+    });
   }
 
   private sendError(error: RealtimeError): void {
-    const full: RealtimeError = { type: error.type, code: error.code ?? null, message: error.message, param: error.param ?? null, event_id: error.event_id ?? null };
+    const full: RealtimeError = {
+      type: error.type,
+      code: error.code ?? null,
+      message: error.message,
+      param: error.param ?? null,
+      event_id: error.event_id ?? null,
+    };
     this.errors.push(full);
     this.emit({ type: 'error', error: full });
   }

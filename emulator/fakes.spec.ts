@@ -24,7 +24,12 @@ class Peer {
   }
 
   next(kind: string, predicate: (m: any) => boolean = () => true, timeoutMs = 3_000): Promise<any> {
-    return this.log.waitFor((m) => m[this.key] === kind && predicate(m), timeoutMs, kind, (m) => String(m[this.key]));
+    return this.log.waitFor(
+      (m) => m[this.key] === kind && predicate(m),
+      timeoutMs,
+      kind,
+      (m) => String(m[this.key]),
+    );
   }
 
   all(kind: string): any[] {
@@ -55,13 +60,25 @@ async function openRealtimeClient(server: FakeRealtimeServer, key = 'sk-test'): 
 async function startAppEndpoint(): Promise<{ url: string; nextSocket: () => Promise<Peer> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(wss, 'listening');
-  cleanups.push(() => new Promise((resolve) => { for (const c of wss.clients) c.terminate(); wss.close(resolve); }));
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(resolve);
+      }),
+  );
   const peers = new MessageLog<Peer>();
   wss.on('connection', (ws) => peers.push(new Peer(ws, 'event')));
   const { port } = wss.address() as AddressInfo;
   return {
     url: `ws://127.0.0.1:${port}/ws/call`,
-    nextSocket: () => peers.waitFor(() => true, 3_000, 'app connection', () => 'peer'),
+    nextSocket: () =>
+      peers.waitFor(
+        () => true,
+        3_000,
+        'app connection',
+        () => 'peer',
+      ),
   };
 }
 
@@ -128,13 +145,22 @@ describe('FakeRealtimeServer', () => {
     const types = client.log.items.map((m) => m.type).filter((t) => t.startsWith('response.') || t.startsWith('conversation.'));
     expect(types.slice(0, 4)).toEqual(['response.created', 'response.output_item.added', 'conversation.item.added', 'response.content_part.added']);
     expect(types.slice(-6)).toEqual([
-      'response.output_audio.done', 'response.output_audio_transcript.done', 'response.content_part.done',
-      'response.output_item.done', 'conversation.item.done', 'response.done',
+      'response.output_audio.done',
+      'response.output_audio_transcript.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'conversation.item.done',
+      'response.done',
     ]);
     const deltas = client.all('response.output_audio.delta');
     expect(deltas.every((d) => d.item_id === itemId && d.response_id === responseId)).toBe(true);
     expect(Buffer.concat(deltas.map((d) => Buffer.from(d.delta, 'base64')))).toEqual(Buffer.concat(chunks));
-    expect(client.all('response.output_audio_transcript.delta').map((d) => d.delta).join('')).toBe('Hello there, caller.');
+    expect(
+      client
+        .all('response.output_audio_transcript.delta')
+        .map((d) => d.delta)
+        .join(''),
+    ).toBe('Hello there, caller.');
 
     // 250 ms of audio were produced (2000 bytes of mu-law).
     client.send({ type: 'conversation.item.truncate', item_id: 'item_unknown', content_index: 0, audio_end_ms: 10 });
@@ -187,7 +213,10 @@ describe('FakeRealtimeServer', () => {
     const client = await openRealtimeClient(server);
     const conn = await server.waitForConnection();
 
-    const { callIds } = conn.functionCallResponse([{ name: 'lookup', arguments: '{"q":1}', callId: 'call_1' }, { name: 'other', arguments: '{}' }]);
+    const { callIds } = conn.functionCallResponse([
+      { name: 'lookup', arguments: '{"q":1}', callId: 'call_1' },
+      { name: 'other', arguments: '{}' },
+    ]);
     const argsDone = await client.next('response.function_call_arguments.done');
     expect(argsDone).toMatchObject({ call_id: 'call_1', name: 'lookup', arguments: '{"q":1}' });
     expect((await client.next('response.done')).response.output.map((i: any) => i.call_id)).toEqual(callIds);
@@ -241,7 +270,12 @@ describe('TwilioCallSimulator', () => {
     expect(start).toMatchObject({
       sequenceNumber: '1',
       streamSid: call.streamSid,
-      start: { callSid: call.callSid, tracks: ['inbound'], customParameters: { tenant: 'acme' }, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+      start: {
+        callSid: call.callSid,
+        tracks: ['inbound'],
+        customParameters: { tenant: 'acme' },
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      },
     });
 
     const startedAt = performance.now();
@@ -301,7 +335,10 @@ describe('TwilioCallSimulator', () => {
     for (const name of ['m2', 'm3', 'm4']) await socket.next('mark', (m) => m.mark.name === name);
     expect(performance.now() - clearedAt).toBeLessThan(60);
     expect(call.echoedMarks).toEqual([
-      { name: 'm1', cleared: false }, { name: 'm2', cleared: true }, { name: 'm3', cleared: true }, { name: 'm4', cleared: true },
+      { name: 'm1', cleared: false },
+      { name: 'm2', cleared: true },
+      { name: 'm3', cleared: true },
+      { name: 'm4', cleared: true },
     ]);
     const atClear = call.clears[0].atPlayedMs;
     expect(atClear).toBeGreaterThanOrEqual(100);

@@ -77,7 +77,7 @@ export async function postVoiceWebhook(params: Record<string, string>, opts: Web
   } catch (err) {
     // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND…).
     const cause = (err as Error & { cause?: Error }).cause;
-    throw new Error(`cannot reach ${url}: ${cause?.message ?? (err as Error).message}`);
+    throw new Error(`cannot reach ${url}: ${cause?.message ?? (err as Error).message}`, { cause: err });
   }
   return { status: res.status, twiml: await res.text() };
 }
@@ -91,6 +91,8 @@ export interface DialOptions extends WebhookOptions {
   /** Connect to the stream URL exactly as the TwiML gives it (default: the same path on baseUrl,
    * which works when PUBLIC_URL is a tunnel that points back here). */
   useTwimlStreamUrl?: boolean;
+  /** Runs after the TwiML answer and before the stream opens (e.g. wait for the pre-dialled model). */
+  beforeStream?: () => Promise<void>;
   /** Simulator options (recording, hooks). */
   simulator?: Pick<TwilioCallOptions, 'record' | 'onMessage' | 'echoMarks'>;
 }
@@ -131,6 +133,7 @@ export async function dial(opts: DialOptions): Promise<DialedCall> {
   const { status, twiml } = await postVoiceWebhook(params, opts);
   const stream = status === 200 ? readStreamTwiml(twiml) : null;
   if (!stream) throw new CallRefusedError(status, twiml);
+  await opts.beforeStream?.();
   if (opts.streamDelayMs) await delay(opts.streamDelayMs);
   const target = opts.useTwimlStreamUrl ? stream.url : sameOrigin(opts.baseUrl, stream.url);
   const headers: Record<string, string> = {};

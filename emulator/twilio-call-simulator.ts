@@ -228,7 +228,11 @@ export class TwilioCallSimulator {
   }
 
   waitForClose(timeoutMs = DEFAULT_WAIT_MS): Promise<{ code: number; reason: string }> {
-    return this.log.until(() => this.closeInfo ?? undefined, timeoutMs, () => 'the Twilio stream socket to close');
+    return this.log.until(
+      () => this.closeInfo ?? undefined,
+      timeoutMs,
+      () => 'the Twilio stream socket to close',
+    );
   }
 
   // ---- what the caller heard ----
@@ -283,7 +287,7 @@ export class TwilioCallSimulator {
   private handle(message: Record<string, any>, now: number): boolean {
     const event: unknown = message.event;
     if (event !== 'media' && event !== 'mark' && event !== 'clear') {
-      this.protocolErrors.push(event === undefined ? 'message without event' : `unknown event '${String(event)}'`);
+      this.protocolErrors.push(event === undefined ? 'message without event' : `unknown event ${JSON.stringify(event)}`);
       return false;
     }
     if (message.streamSid !== this.streamSid) {
@@ -360,10 +364,13 @@ export class TwilioCallSimulator {
     const next = this.pendingMarks[0];
     if (!next) return;
     const dueAt = this.anchorTime + (next.offset - this.anchorBytes) / BYTES_PER_MS;
-    this.markTimer = setTimeout(() => {
-      this.markTimer = null;
-      this.echoDueMarks();
-    }, Math.max(0, Math.ceil(dueAt - now)));
+    this.markTimer = setTimeout(
+      () => {
+        this.markTimer = null;
+        this.echoDueMarks();
+      },
+      Math.max(0, Math.ceil(dueAt - now)),
+    );
   }
 
   private echo(name: string, cleared: boolean): void {

@@ -47,13 +47,21 @@ async function start(actions: VoiceAction[] = []) {
     session: {
       type: 'realtime',
       audio: {
-        input: { format: { type: 'audio/pcmu' }, turn_detection: { type: 'server_vad', silence_duration_ms: 300, create_response: true, interrupt_response: true } },
+        input: {
+          format: { type: 'audio/pcmu' },
+          turn_detection: { type: 'server_vad', silence_duration_ms: 300, create_response: true, interrupt_response: true },
+        },
         output: { format: { type: 'audio/pcmu' } },
       },
     },
   });
   const next = (type: string, predicate: (e: any) => boolean = () => true) =>
-    events.waitFor((e) => e.type === type && predicate(e), 5000, type, (e) => e.type);
+    events.waitFor(
+      (e) => e.type === type && predicate(e),
+      5000,
+      type,
+      (e) => e.type,
+    );
   await next('session.updated');
   // Real-time caller audio, 20 ms frames, as the app forwards it.
   const speak = async (audio: Buffer): Promise<void> => {

@@ -217,9 +217,7 @@ export class ScriptedConversation {
   // Runs `step` after the responses before it, unless the caller has started talking since.
   private enqueue(step: () => void | Promise<void>): void {
     const generation = this.generation;
-    this.queue = this.queue
-      .then(() => (generation === this.generation && !this.connection.closed ? step() : undefined))
-      .catch(() => undefined); // a response the fake refuses (e.g. the socket closed) ends that step only
+    this.queue = this.queue.then(() => (generation === this.generation && !this.connection.closed ? step() : undefined)).catch(() => undefined); // a response the fake refuses (e.g. the socket closed) ends that step only
   }
 
   private emit(action: VoiceAction): void {

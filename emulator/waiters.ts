@@ -86,7 +86,7 @@ export class MessageLog<T extends object> {
 // Collapses repeats ("media x250") so a timeout message stays readable on a long call.
 function runLengths(names: string[]): string {
   const out: string[] = [];
-  for (let i = 0; i < names.length; ) {
+  for (let i = 0; i < names.length;) {
     let j = i + 1;
     while (j < names.length && names[j] === names[i]) j++;
     out.push(j - i > 1 ? `${names[i]} x${j - i}` : names[i]);

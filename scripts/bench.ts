@@ -53,12 +53,20 @@ function options(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const smoke = values.smoke!;
+  const smoke = values.smoke;
   const calls = (values.calls ?? (smoke ? '1,4' : '1,10,50,100,200')).split(',').map((n) => Number(n.trim()));
   if (calls.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error(`--calls: a comma-separated list of positive integers\n\n${USAGE}`);
   const duration = Number(values.duration ?? (smoke ? 3 : 20));
   if (!(duration >= 1)) throw new Error('--duration: at least 1 second');
-  return { calls, durationMs: duration * 1000, streamDelayMs: Number(values['stream-delay']), smoke, profile: values.profile!, nodeArgs: values['node-args']!.split(' ').filter(Boolean), out: values.out! };
+  return {
+    calls,
+    durationMs: duration * 1000,
+    streamDelayMs: Number(values['stream-delay']),
+    smoke,
+    profile: values.profile,
+    nodeArgs: values['node-args'].split(' ').filter(Boolean),
+    out: values.out,
+  };
 }
 
 function once<T>(child: ChildProcess, type: string): Promise<T> {
@@ -114,7 +122,10 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
       },
       {
         inspect: true,
-        nodeArgs: [...opts.nodeArgs, ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=server-${calls}-calls.cpuprofile`] : [])],
+        nodeArgs: [
+          ...opts.nodeArgs,
+          ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=server-${calls}-calls.cpuprofile`] : []),
+        ],
       },
     );
     try {
@@ -185,7 +196,14 @@ function table(results: LoadResult[]): string {
 
 /** Each target against the worst value measured (of the runs it applies to). */
 function targets(results: LoadResult[]): string[] {
-  const check = (target: string, limit: number, pick: (r: LoadResult) => number, applies: (r: LoadResult) => boolean = () => true, unit = 'ms', digits = 1): string => {
+  const check = (
+    target: string,
+    limit: number,
+    pick: (r: LoadResult) => number,
+    applies: (r: LoadResult) => boolean = () => true,
+    unit = 'ms',
+    digits = 1,
+  ): string => {
     const values = results.filter(applies).map(pick).filter(Number.isFinite);
     if (values.length === 0) return `- n/a      ${target}: not measured here`;
     const worst = Math.max(...values);
@@ -196,10 +214,36 @@ function targets(results: LoadResult[]): string[] {
   return [
     // A capacity figure (≥ 500 calls per core): judged at the largest N. With few calls every frame
     // wakes an idle process with cold caches and not yet optimised code, which costs far more per frame.
-    check(`≤ 2 ms server CPU per call-second (at the largest N, ${Math.max(...results.map((r) => r.calls))} calls)`, 2, (r) => r.serverCpuMsPerCallSecond, (r) => r.calls === Math.max(...results.map((x) => x.calls)), 'ms', 2),
-    check('p99 added latency ≤ 5 ms each way at 100 calls', 5, (r) => Math.max(r.relayInMs.p99, r.relayOutMs.p99), (r) => r.calls === 100),
-    check('≤ 100 KB RSS per active call (runs with ≥ 50 calls; below, GC noise dominates)', 100, (r) => r.rssPerCallKb, (r) => r.calls >= 50, 'KB', 0),
-    check('  … and live memory per call after a forced GC (runs with ≥ 50 calls)', 100, (r) => r.liveMemoryPerCallKb, (r) => r.calls >= 50, 'KB', 0),
+    check(
+      `≤ 2 ms server CPU per call-second (at the largest N, ${Math.max(...results.map((r) => r.calls))} calls)`,
+      2,
+      (r) => r.serverCpuMsPerCallSecond,
+      (r) => r.calls === Math.max(...results.map((x) => x.calls)),
+      'ms',
+      2,
+    ),
+    check(
+      'p99 added latency ≤ 5 ms each way at 100 calls',
+      5,
+      (r) => Math.max(r.relayInMs.p99, r.relayOutMs.p99),
+      (r) => r.calls === 100,
+    ),
+    check(
+      '≤ 100 KB RSS per active call (runs with ≥ 50 calls; below, GC noise dominates)',
+      100,
+      (r) => r.rssPerCallKb,
+      (r) => r.calls >= 50,
+      'KB',
+      0,
+    ),
+    check(
+      '  … and live memory per call after a forced GC (runs with ≥ 50 calls)',
+      100,
+      (r) => r.liveMemoryPerCallKb,
+      (r) => r.calls >= 50,
+      'KB',
+      0,
+    ),
     `- ${lost === 0 ? 'met    ' : 'NOT met'}  zero frames lost: ${lost} lost`,
     check('clear ≤ 2 ms after speech_started', 2, (r) => r.clearLatencyMs.max, undefined, 'ms', 2) + (missed ? ` (${missed} barge-ins got no clear)` : ''),
     check('truncation error ≤ 20 ms', 20, (r) => r.truncationErrorMs.max, undefined, 'ms', 0),
@@ -218,7 +262,9 @@ async function main(): Promise<void> {
     loadAverageAtStart: loadavg().map((l) => Number(l.toFixed(2))),
   };
   console.log(`Benchmark: ${opts.calls.join(', ')} concurrent calls, ${opts.durationMs / 1000} s of two-way real-time audio each`);
-  console.log(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
+  console.log(
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`,
+  );
   const results: LoadResult[] = [];
   for (const calls of opts.calls) {
     process.stdout.write(`  ${calls} call${calls > 1 ? 's' : ''}… `);
@@ -236,7 +282,7 @@ async function main(): Promise<void> {
     '',
     table(results),
     '',
-    'relay = time from a tagged frame leaving one peer to its arrival at the other, through the server (plus two loopback hops and the load generator\'s own event-loop delay).',
+    "relay = time from a tagged frame leaving one peer to its arrival at the other, through the server (plus two loopback hops and the load generator's own event-loop delay).",
     'start → first audio: stream `start` sent → first greeting audio heard, with the model handshake (300 ms) done at POST /twiml (pre-dial); ' +
       `without the webhook (the server dials on \`start\`) it took ${results.map((r) => f(r.startToFirstAudioWithoutPredialMs, 0)).join(', ')} ms.`,
     'truncation error: |audio_end_ms sent to the model − audio the simulated phone had played when the clear arrived|. ⚠ = load generator above 85 % CPU or 20 ms loop delay.',

@@ -34,7 +34,9 @@ function parseOptions(argv: string[]): Options {
     if (arg === '--keep') opts.keep = true;
     else if (arg === '--verbose') opts.verbose = true;
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: npm run demo [-- --keep] [-- --verbose]\n  --keep     leave the server and emulator running after the call (Ctrl-C to stop)\n  --verbose  print the server log too');
+      console.log(
+        'usage: npm run demo [-- --keep] [-- --verbose]\n  --keep     leave the server and emulator running after the call (Ctrl-C to stop)\n  --verbose  print the server log too',
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
   }
@@ -87,7 +89,8 @@ class TranscriptPrinter {
       case 'call.started':
         return this.line(`call started      ${e.callSid} from ${e.from ?? '?'} (stream ${e.streamSid})`);
       case 'model.status':
-        if (e.status === 'connected') return this.line(`model connected   handshake ${e.connectMs ?? '?'} ms, done while Twilio was still setting up the stream (pre-dial)`);
+        if (e.status === 'connected')
+          return this.line(`model connected   handshake ${e.connectMs ?? '?'} ms, done while Twilio was still setting up the stream (pre-dial)`);
         if (e.status === 'failed' || e.status === 'closed') return this.line(`model ${e.status}      ${e.detail ?? ''}`);
         return;
       case 'transcript.done': {
@@ -103,7 +106,9 @@ class TranscriptPrinter {
       case 'function_call.finished':
         return this.line(`function result   ${e.name} → ${e.output} (${e.durationMs} ms${e.error ? `, error: ${e.error}` : ''})`);
       case 'call.ended':
-        return this.line(`call ended        ${e.reason} after ${(e.durationMs / 1000).toFixed(1)} s (${e.framesIn} frames in, ${e.framesOut} out, ${e.badFrames} bad)`);
+        return this.line(
+          `call ended        ${e.reason} after ${(e.durationMs / 1000).toFixed(1)} s (${e.framesIn} frames in, ${e.framesOut} out, ${e.badFrames} bad)`,
+        );
       case 'error':
         return this.line(`error (${e.source})     ${e.message}`);
     }
@@ -182,7 +187,9 @@ async function main(): Promise<void> {
     console.log('Voice agent demo: a simulated phone call, everything on this machine (no API key, no phone).');
     console.log(`  server      node dist/main.js on ${server.url} (pid ${server.pid})`);
     console.log(`  model       Realtime emulator at ${emulator.url}, scripted voice, ${HANDSHAKE_MS} ms handshake`);
-    console.log(`  voices      ${hasEspeak() ? 'espeak-ng speech' : 'tones (install espeak-ng for speech)'} for the assistant; the caller's lines are recorded clips`);
+    console.log(
+      `  voices      ${hasEspeak() ? 'espeak-ng speech' : 'tones (install espeak-ng for speech)'} for the assistant; the caller's lines are recorded clips`,
+    );
     console.log(`  dashboard   http://localhost:${port}/dashboard  (watch the call live${opts.keep ? '' : '; add -- --keep to keep it up afterwards'})`);
     console.log('');
 
@@ -194,7 +201,7 @@ async function main(): Promise<void> {
     let firstAudioAt = 0;
     let lastAudioEndsAt = 0;
     let clearAt = 0;
-    let phone: { playbackRemainingMs(): number } | undefined;
+    let phone: { playbackRemainingMs(): number } | undefined = undefined;
     const itemStartBytes = new Map<string, number>();
     const firstAudioAfter = (t: number): number => audioArrivals.find((a) => a > t) ?? NaN;
     const audioArrivals: number[] = [];
@@ -245,7 +252,11 @@ async function main(): Promise<void> {
     const turn2End = mic.lastSpeechEndedAt;
     await until(() => printer.count('function_call.finished') >= 1, 20_000, 'the weather function call');
     const afterTool = printer.events.length;
-    await until(() => printer.events.slice(afterTool).some((e) => e.type === 'transcript.done' && e.role === 'assistant') && quiet(), 20_000, 'the weather answer');
+    await until(
+      () => printer.events.slice(afterTool).some((e) => e.type === 'transcript.done' && e.role === 'assistant') && quiet(),
+      20_000,
+      'the weather answer',
+    );
     await delay(300);
 
     // 4. Goodbye: the model calls end_call, says goodbye, and the server hangs up once it has played.
@@ -257,7 +268,10 @@ async function main(): Promise<void> {
     await until(() => printer.count('call.ended') >= 1, 5_000, 'call.ended');
 
     // Twilio asks what to do when the stream ends: after end_call the answer is a plain hang-up.
-    const next = await postVoiceWebhook({ CallSid: placed.callSid, CallStatus: 'in-progress' }, { baseUrl: server.url, path: '/twiml/stream-ended', signatureToken: twilioToken });
+    const next = await postVoiceWebhook(
+      { CallSid: placed.callSid, CallStatus: 'in-progress' },
+      { baseUrl: server.url, path: '/twiml/stream-ended', signatureToken: twilioToken },
+    );
 
     // ---- summary and verdict ----
     const connection = connections[0];
@@ -278,9 +292,17 @@ async function main(): Promise<void> {
     row('caller stops talking → answer audio', ms(firstAudioAfter(turn1End) - turn1End), 'includes the 500 ms of silence the VAD waits for');
     row('caller stops talking → weather answer audio', ms(firstAudioAfter(turn2End) - turn2End), 'VAD + function call + emulator TTS');
     row('speech_started → clear on the phone', ms(clearAt - speechStarted, 1), 'how fast playback stops on barge-in');
-    row('truncation: audio_end_ms vs what was heard', truncation && heardMs !== undefined ? ms(Math.abs(truncation.audioEndMs - heardMs)) : 'n/a', truncation && heardMs !== undefined ? `cut at ${truncation.audioEndMs} ms, caller had heard ${heardMs.toFixed(0)} ms` : '');
+    row(
+      'truncation: audio_end_ms vs what was heard',
+      truncation && heardMs !== undefined ? ms(Math.abs(truncation.audioEndMs - heardMs)) : 'n/a',
+      truncation && heardMs !== undefined ? `cut at ${truncation.audioEndMs} ms, caller had heard ${heardMs.toFixed(0)} ms` : '',
+    );
     row('weather tool (local stub API)', ms(weatherCall?.durationMs));
-    row('goodbye finished playing → hang-up', ms(closedAt - lastAudioEndsAt), `after "${DEMO_CALLER[2].text}" at +${((turn3End - placed.startedAt) / 1000).toFixed(1)} s`);
+    row(
+      'goodbye finished playing → hang-up',
+      ms(closedAt - lastAudioEndsAt),
+      `after "${DEMO_CALLER[2].text}" at +${((turn3End - placed.startedAt) / 1000).toFixed(1)} s`,
+    );
 
     const problems: string[] = [];
     if (!bargeIn || !clearAt) problems.push('no barge-in (clear + truncate) happened');
@@ -288,7 +310,8 @@ async function main(): Promise<void> {
     if (ended?.reason !== 'agent-ended') problems.push(`the call ended with ${ended?.reason ?? 'no call.ended event'} instead of agent-ended`);
     if (!/<Hangup\/><\/Response>$/.test(next.twiml) || /<Say>/.test(next.twiml)) problems.push(`stream-ended answered ${next.twiml}`);
     if (call.protocolErrors.length > 0) problems.push(`the server sent Twilio invalid messages: ${call.protocolErrors.join('; ')}`);
-    if (connection && connection.errors.length > 0) problems.push(`the Realtime emulator rejected events: ${connection.errors.map((e) => e.message).join('; ')}`);
+    if (connection && connection.errors.length > 0)
+      problems.push(`the Realtime emulator rejected events: ${connection.errors.map((e) => e.message).join('; ')}`);
     if (weather.requests < 1) problems.push('the weather stub was never called');
     if (problems.length > 0) throw new Error(problems.join('\n  '));
 

@@ -73,8 +73,8 @@ export async function startServer(env: Record<string, string>, opts: StartServer
       if (opts.echo) console.log(`  [server] ${line}`);
     }
   };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exitCode = code))));
   const url = `http://127.0.0.1:${port}`;

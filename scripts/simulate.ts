@@ -74,10 +74,10 @@ function options(argv: string[]): Options {
   return {
     url: values.url,
     audio: values.audio && resolve(cwd, values.audio),
-    out: resolve(cwd, values.out!),
+    out: resolve(cwd, values.out),
     signatureToken: values['signature-token'],
     publicUrl: values['public-url'],
-    useTwimlUrl: values['use-twiml-url']!,
+    useTwimlUrl: values['use-twiml-url'],
     dashboardToken: values['dashboard-token'],
     logs: !values['no-logs'],
     waitMs: waitS * 1000,
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     logs?.close();
-    if (err instanceof CallRefusedError) throw new Error(`${err.message}\nTwiML: ${err.twiml}`);
+    if (err instanceof CallRefusedError) throw new Error(`${err.message}\nTwiML: ${err.twiml}`, { cause: err });
     throw err;
   }
   const { call, callSid } = placed;
@@ -220,7 +220,8 @@ async function main(): Promise<void> {
   writeFileSync(opts.out, mulawToWav(heard));
   console.log('');
   console.log(`Heard ${(heard.length / 8000).toFixed(1)} s of assistant audio → ${resolve(opts.out)}`);
-  if (answered()) console.log(`First answer audio ${Math.round(firstAnswerAt - stoppedAt)} ms after the caller stopped talking (includes the model's end-of-turn wait).`);
+  if (answered())
+    console.log(`First answer audio ${Math.round(firstAnswerAt - stoppedAt)} ms after the caller stopped talking (includes the model's end-of-turn wait).`);
   if (call.clears.length > 0) console.log(`The server cleared playback ${call.clears.length} time(s) (barge-in).`);
   console.log(hungUpByServer ? `The server ended the call (close code ${closed?.code ?? '?'}).` : 'The caller hung up (stop).');
   if (call.protocolErrors.length > 0) console.log(`Messages the real Twilio would reject: ${call.protocolErrors.join('; ')}`);

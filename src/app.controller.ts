@@ -14,7 +14,8 @@ class StatusDto {
 
 class PublicUrlDto {
   @ApiPropertyOptional({ example: 'https://example.ngrok.app', nullable: true }) publicUrl: string | null;
-  @ApiPropertyOptional({ example: 'https://example.ngrok.app/twiml', nullable: true, description: "Set this as the Twilio number's voice webhook (HTTP POST)" }) webhookUrl: string | null;
+  @ApiPropertyOptional({ example: 'https://example.ngrok.app/twiml', nullable: true, description: "Set this as the Twilio number's voice webhook (HTTP POST)" })
+  webhookUrl: string | null;
   @ApiPropertyOptional({ example: 'wss://example.ngrok.app/ws/call', nullable: true }) streamUrl: string | null;
 }
 

@@ -54,9 +54,7 @@ describe('a call', () => {
     await call.waitFor('mark', (m) => m.mark.name === `${itemId}:600`);
     expect(call.receivedAudio().equals(Buffer.concat(answer))).toBe(true);
     const outbound = call.received.filter((m) => m.event === 'media' || m.event === 'mark');
-    expect(outbound.map((m) => (m.event === 'mark' ? m.mark.name : 'media'))).toEqual(
-      [120, 240, 360, 480, 600].flatMap((ms) => ['media', `${itemId}:${ms}`]),
-    );
+    expect(outbound.map((m) => (m.event === 'mark' ? m.mark.name : 'media'))).toEqual([120, 240, 360, 480, 600].flatMap((ms) => ['media', `${itemId}:${ms}`]));
     expect(outbound.every((m) => m.streamSid === call.streamSid)).toBe(true);
     expect(call.protocolErrors).toEqual([]);
 

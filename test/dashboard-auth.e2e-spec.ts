@@ -26,7 +26,11 @@ function upgradeStatus(app: TestApp, path: string, headers: Record<string, strin
 }
 
 /** GET with node:http, which (unlike fetch) lets a test set Host as a browser under DNS rebinding would. */
-function getConfig(app: TestApp, headers: Record<string, string> = {}, path = '/session-config'): Promise<{ status: number; headers: Record<string, unknown> }> {
+function getConfig(
+  app: TestApp,
+  headers: Record<string, string> = {},
+  path = '/session-config',
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     request(`${app.httpUrl}${path}`, { headers }, (res) => {
       res.resume();
@@ -88,7 +92,10 @@ describe('dashboard auth with DASHBOARD_TOKEN set', () => {
     const client = await LogsClient.connect(app, { query: { token: TOKEN } });
     expect((await client.command({ type: 'config.update', config: { instructions: 'Log this change.' } })).type).toBe('command.ok');
     client.close();
-    await logs.waitFor('the refusal', (r) => r.context === 'LogsGateway' && /refused a dashboard connection from 127\.0\.0\.1: missing or invalid token/.test(r.msg));
+    await logs.waitFor(
+      'the refusal',
+      (r) => r.context === 'LogsGateway' && /refused a dashboard connection from 127\.0\.0\.1: missing or invalid token/.test(r.msg),
+    );
     await logs.waitFor('the audit line', (r) => r.context === 'LogsGateway' && r.msg === 'operator changed instructions for new calls');
     await logs.waitFor('the request line', (r) => /^GET \/session-config 200/.test(r.msg));
     expect(logs.text()).not.toContain(wrong);

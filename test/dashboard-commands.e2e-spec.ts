@@ -30,8 +30,16 @@ describe('the dashboard socket: commands', () => {
       config: { instructions: 'Only talk about trains.', voice: 'sage', turnDetection: { type: 'server_vad', threshold: 0.8 }, enabledTools: ['end_call'] },
     });
     expect(reply).toMatchObject({
-      v: 1, type: 'command.ok', command: 'config.update', callSid: null,
-      config: { instructions: 'Only talk about trains.', voice: 'sage', enabledTools: ['end_call'], turnDetection: { type: 'server_vad', threshold: 0.8, prefixPaddingMs: 300, silenceDurationMs: 500 } },
+      v: 1,
+      type: 'command.ok',
+      command: 'config.update',
+      callSid: null,
+      config: {
+        instructions: 'Only talk about trains.',
+        voice: 'sage',
+        enabledTools: ['end_call'],
+        turnDetection: { type: 'server_vad', threshold: 0.8, prefixPaddingMs: 300, silenceDurationMs: 500 },
+      },
     });
     const { model, call } = await placeCall(app, fake);
     const update = model.received.find((e) => e.type === 'session.update') as SessionUpdate;
@@ -58,7 +66,11 @@ describe('the dashboard socket: commands', () => {
     expect(a.model.session.audio.output.voice).toBe('ash');
     expect(a.model.session.audio.input.format).toEqual({ type: 'audio/pcmu' }); // untouched
 
-    const vad = await logs.command({ type: 'config.update', callSid: a.sid, config: { turnDetection: { type: 'semantic_vad', eagerness: 'low' }, enabledTools: ['get_weather_from_coords'] } });
+    const vad = await logs.command({
+      type: 'config.update',
+      callSid: a.sid,
+      config: { turnDetection: { type: 'semantic_vad', eagerness: 'low' }, enabledTools: ['get_weather_from_coords'] },
+    });
     expect(vad.type).toBe('command.ok');
     const next = (await a.model.waitFor('session.update')) as SessionUpdate;
     expect(next.session.audio.input.turn_detection).toEqual({ type: 'semantic_vad', eagerness: 'low', create_response: true, interrupt_response: true });
@@ -69,7 +81,12 @@ describe('the dashboard socket: commands', () => {
     await a.call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
     const sent = a.model.received.filter((e) => e.type === 'session.update').length;
     const refused = await logs.command({ type: 'config.update', callSid: a.sid, config: { voice: 'verse' } });
-    expect(refused).toMatchObject({ type: 'command.error', command: 'config.update', callSid: a.sid, message: 'the voice cannot change once the assistant has spoken' });
+    expect(refused).toMatchObject({
+      type: 'command.error',
+      command: 'config.update',
+      callSid: a.sid,
+      message: 'the voice cannot change once the assistant has spoken',
+    });
     a.call.sendDtmf('1'); // a later event as a sync point
     await a.model.waitFor('conversation.item.create');
     expect(a.model.received.filter((e) => e.type === 'session.update')).toHaveLength(sent);
@@ -79,7 +96,10 @@ describe('the dashboard socket: commands', () => {
     a.model.drop();
     const reconnected = await fake.waitForConnection(2);
     const replayed = (await reconnected.waitFor('session.update')) as SessionUpdate;
-    expect(replayed.session).toMatchObject({ instructions: 'Be brief.', audio: { output: { voice: 'ash' }, input: { turn_detection: { type: 'semantic_vad', eagerness: 'low' } } } });
+    expect(replayed.session).toMatchObject({
+      instructions: 'Be brief.',
+      audio: { output: { voice: 'ash' }, input: { turn_detection: { type: 'semantic_vad', eagerness: 'low' } } },
+    });
     expect(replayed.session.tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords']);
     await logs.waitFor('model.status', (e) => e.callSid === a.sid && e.status === 'connected' && e.reconnectMs !== undefined);
 
@@ -111,7 +131,8 @@ describe('the dashboard socket: commands', () => {
 
     // Once settled, the same call cannot be answered again; JSON answers pass through as JSON.
     expect(await logs.command({ type: 'function_call.answer', callSid: sid, callId: callIds[0], output: 'again' })).toMatchObject({
-      type: 'command.error', message: `no running function call ${callIds[0]} in call ${sid}`,
+      type: 'command.error',
+      message: `no running function call ${callIds[0]} in call ${sid}`,
     });
     const second = model.functionCallResponse([{ name: 'ask_operator', arguments: '{"question":"Price?"}' }]);
     await logs.waitFor('function_call.started', (e) => e.callId === second.callIds[0]);
@@ -158,7 +179,10 @@ describe('the dashboard socket: commands', () => {
     };
     expect(await reply('{"type":')).toMatchObject({ v: 1, callSid: null, id: null, command: null, message: 'not JSON' });
     expect(await reply(Buffer.from([1, 2, 3]))).toMatchObject({ message: 'commands are JSON text frames' });
-    expect(await reply('{"type":"session.update","session":{"instructions":"pwned"}}')).toMatchObject({ command: 'session.update', message: 'unknown command type "session.update"' });
+    expect(await reply('{"type":"session.update","session":{"instructions":"pwned"}}')).toMatchObject({
+      command: 'session.update',
+      message: 'unknown command type "session.update"',
+    });
     expect(await reply('{"type":"response.create"}')).toMatchObject({ message: 'unknown command type "response.create"' });
 
     const invalid: [Record<string, unknown>, RegExp][] = [

@@ -11,8 +11,13 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
   'call.started': { required: { streamSid: 'string', from: 'string', to: 'string', direction: 'string', startedAt: 'string' } },
   'call.ended': {
     required: {
-      reason: 'string', durationMs: 'number', framesIn: 'number', framesOut: 'number', badFrames: 'number',
-      lateDeltasDropped: 'number', firstAudioMs: 'number|null',
+      reason: 'string',
+      durationMs: 'number',
+      framesIn: 'number',
+      framesOut: 'number',
+      badFrames: 'number',
+      lateDeltasDropped: 'number',
+      firstAudioMs: 'number|null',
     },
   },
   'model.status': {
@@ -30,8 +35,14 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
   dtmf: { required: { digit: 'string' } },
   usage: {
     required: {
-      responseId: 'string', status: 'string', inputTokens: 'number', outputTokens: 'number', totalTokens: 'number',
-      inputAudioTokens: 'number', outputAudioTokens: 'number', cachedTokens: 'number',
+      responseId: 'string',
+      status: 'string',
+      inputTokens: 'number',
+      outputTokens: 'number',
+      totalTokens: 'number',
+      inputAudioTokens: 'number',
+      outputAudioTokens: 'number',
+      cachedTokens: 'number',
     },
   },
   error: { required: { source: 'string', message: 'string' }, optional: { code: 'string' } },
@@ -41,13 +52,18 @@ function expectContract(event: LogEvent): void {
   const spec = CONTRACT[event.type];
   expect(spec, `undocumented event type ${event.type}`).toBeDefined();
   const { v, type, callSid, ts, ...fields } = event;
-  expect({ v, type, callSid: typeof callSid, ts }).toEqual({ v: 1, type: event.type, callSid: 'string', ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
+  expect({ v, type, callSid: typeof callSid, ts }).toEqual({
+    v: 1,
+    type: event.type,
+    callSid: 'string',
+    ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+  });
   const kindOf = (value: unknown) => (value === null ? 'null' : typeof value);
   for (const [name, kinds] of Object.entries(spec.required)) expect(kinds.split('|'), `${event.type}.${name}`).toContain(kindOf(fields[name]));
   for (const [name, value] of Object.entries(fields)) {
     const kinds = spec.required[name] ?? spec.optional?.[name];
     expect(kinds, `${event.type} has an undocumented field ${name}`).toBeDefined();
-    expect(kinds!.split('|'), `${event.type}.${name}`).toContain(kindOf(value));
+    expect(kinds.split('|'), `${event.type}.${name}`).toContain(kindOf(value));
   }
 }
 
@@ -122,8 +138,12 @@ describe('the dashboard socket: events', () => {
     expect(calls.map((c) => c.callSid).sort()).toEqual([a.sid, b.sid].sort());
     const callA = calls.find((c) => c.callSid === a.sid);
     expect(callA).toMatchObject({
-      streamSid: a.call.streamSid, from: '+15551230000', to: '+15559870000', direction: 'inbound',
-      startedAt: expect.any(String), modelStatus: 'connected',
+      streamSid: a.call.streamSid,
+      from: '+15551230000',
+      to: '+15559870000',
+      direction: 'inbound',
+      startedAt: expect.any(String),
+      modelStatus: 'connected',
     });
     expect(callA.transcript).toEqual([
       { itemId: user, role: 'user', text: 'Can I talk to a person?', final: true },
@@ -204,7 +224,15 @@ describe('the dashboard socket: events', () => {
       const padding = 'x'.repeat(16 * 1024);
       for (let batch = 0; batch < 32; batch++) {
         for (let i = 0; i < 32; i++) {
-          flooder.model.send({ type: 'response.output_audio_transcript.delta', event_id: `e${batch}_${i}`, response_id: 'resp_flood', item_id: itemId, output_index: 0, content_index: 0, delta: `${batch}:${i}:${padding}` });
+          flooder.model.send({
+            type: 'response.output_audio_transcript.delta',
+            event_id: `e${batch}_${i}`,
+            response_id: 'resp_flood',
+            item_id: itemId,
+            output_index: 0,
+            content_index: 0,
+            delta: `${batch}:${i}:${padding}`,
+          });
         }
         await fast.waitFor('transcript.delta', (e) => e.delta.startsWith(`${batch}:31:`), 10_000);
       }

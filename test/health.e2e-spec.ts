@@ -93,7 +93,10 @@ describe('health endpoints', () => {
   it('event loop stalled: not ready (503) after the loop was blocked past HEALTH_MAX_EVENT_LOOP_DELAY_MS, still live', async () => {
     app = await startTestApp({ HEALTH_MAX_EVENT_LOOP_DELAY_MS: '150' });
     // The monitor measures from its first tick on: wait until it has, then stall the loop.
-    await vi.waitFor(async () => expect((await probe(app!, '/health/ready')).body.details.eventLoop.samples).toBeGreaterThan(0), { timeout: 5000, interval: 10 });
+    await vi.waitFor(async () => expect((await probe(app!, '/health/ready')).body.details.eventLoop.samples).toBeGreaterThan(0), {
+      timeout: 5000,
+      interval: 10,
+    });
     blockEventLoop(400);
     const { live, ready } = await probeAll(app);
     expect(live.status).toBe(200);

@@ -21,7 +21,13 @@ describe('call lifecycle and the event stream', () => {
     const { call, model, sid } = await placeCall(app, fake);
 
     expect(await logs.waitFor('model.status', (e) => e.status === 'connecting')).toMatchObject({ v: 1, callSid: sid });
-    expect(await logs.waitFor('call.started')).toMatchObject({ callSid: sid, from: '+15551230000', to: '+15559870000', direction: 'inbound', streamSid: call.streamSid });
+    expect(await logs.waitFor('call.started')).toMatchObject({
+      callSid: sid,
+      from: '+15551230000',
+      to: '+15559870000',
+      direction: 'inbound',
+      streamSid: call.streamSid,
+    });
     expect(await logs.waitFor('model.status', (e) => e.status === 'connected')).toMatchObject({ callSid: sid });
 
     const userItem = model.speechStarted();

@@ -29,7 +29,10 @@ async function placeSignedCall(app: TestApp, sid: string): Promise<TwilioCallSim
 function expectNoSecrets(): void {
   expect(logs.records.length).toBeGreaterThan(0);
   for (const secret of SECRETS) {
-    const leak = logs.text().split('\n').find((line) => line.includes(secret));
+    const leak = logs
+      .text()
+      .split('\n')
+      .find((line) => line.includes(secret));
     expect(leak?.split(secret).join('<SECRET>'), 'a secret reached the logs').toBeUndefined();
   }
 }
@@ -127,7 +130,9 @@ describe('structured logs', () => {
     await logs.waitFor('signature guard', (r) => r.context === 'TwilioSignatureGuard');
 
     // A media stream upgrade with a bad signature.
-    const upgrade = new WebSocket(`${app.wsUrl}/ws/call?token=${AUTH_TOKEN}`, { headers: { 'x-twilio-signature': badSignature, authorization: `Bearer ${TEST_API_KEY}` } });
+    const upgrade = new WebSocket(`${app.wsUrl}/ws/call?token=${AUTH_TOKEN}`, {
+      headers: { 'x-twilio-signature': badSignature, authorization: `Bearer ${TEST_API_KEY}` },
+    });
     await expect(new Promise((resolve, reject) => upgrade.once('open', resolve).once('error', reject))).rejects.toThrow(/403/);
     await logs.waitFor('upgrade rejected', (r) => r.context === 'CallGateway' && r.msg.includes('rejected media stream upgrade'));
 

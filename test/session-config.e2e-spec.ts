@@ -38,22 +38,34 @@ describe('GET/PUT /session-config', () => {
     await semantic.close();
   });
 
-  it('saves a valid change (fields left out keep their values), and the next call\'s session.update carries it', async () => {
+  it("saves a valid change (fields left out keep their values), and the next call's session.update carries it", async () => {
     fake = await FakeRealtimeServer.start();
     app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, DASHBOARD_TOKEN: TOKEN });
     const auth = { authorization: `Bearer ${TOKEN}` };
     const first = await put(app, { instructions: 'You sell bicycles.', turnDetection: { type: 'server_vad', threshold: 0.3 } }, auth);
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ instructions: 'You sell bicycles.', voice: 'marin', turnDetection: { type: 'server_vad', threshold: 0.3, silenceDurationMs: 500 } });
+    expect(first.body).toMatchObject({
+      instructions: 'You sell bicycles.',
+      voice: 'marin',
+      turnDetection: { type: 'server_vad', threshold: 0.3, silenceDurationMs: 500 },
+    });
     const second = await put(app, { voice: 'verse', enabledTools: ['get_weather_from_coords', 'get_weather_from_coords'] }, auth);
-    expect(second.body).toMatchObject({ instructions: 'You sell bicycles.', voice: 'verse', enabledTools: ['get_weather_from_coords'], turnDetection: { threshold: 0.3 } });
+    expect(second.body).toMatchObject({
+      instructions: 'You sell bicycles.',
+      voice: 'verse',
+      enabledTools: ['get_weather_from_coords'],
+      turnDetection: { threshold: 0.3 },
+    });
     expect(await (await fetch(`${app.httpUrl}/session-config`, { headers: auth })).json()).toEqual(second.body);
 
     const { model, call } = await placeCall(app, fake);
     const update = model.received.find((e) => e.type === 'session.update') as { session: any };
     expect(update.session).toMatchObject({
       instructions: 'You sell bicycles.',
-      audio: { input: { turn_detection: { type: 'server_vad', threshold: 0.3, prefix_padding_ms: 300, silence_duration_ms: 500 } }, output: { voice: 'verse' } },
+      audio: {
+        input: { turn_detection: { type: 'server_vad', threshold: 0.3, prefix_padding_ms: 300, silence_duration_ms: 500 } },
+        output: { voice: 'verse' },
+      },
     });
     expect(update.session.tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords']);
     expect(model.errors).toEqual([]);

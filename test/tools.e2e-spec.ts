@@ -99,7 +99,22 @@ describe('developer tools', () => {
       const answer = join(tmp, 'answer.wav');
       const sim = await run(
         process.execPath,
-        [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--audio', question, '--out', answer, '--signature-token', TOKEN, '--wait', '1', '--max-seconds', '30', '--no-logs'],
+        [
+          join(TOOLS, 'simulate.js'),
+          '--url',
+          server.httpUrl,
+          '--audio',
+          question,
+          '--out',
+          answer,
+          '--signature-token',
+          TOKEN,
+          '--wait',
+          '1',
+          '--max-seconds',
+          '30',
+          '--no-logs',
+        ],
         60_000,
       );
       expect(sim.code, sim.out).toBe(0);
@@ -112,7 +127,11 @@ describe('developer tools', () => {
 
     it('fails clearly when the server rejects the signature', { timeout: 60_000 }, async () => {
       const server = await start();
-      const sim = await run(process.execPath, [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--out', join(tmp, 'x.wav'), '--signature-token', 'wrong-token-123', '--no-logs'], 30_000);
+      const sim = await run(
+        process.execPath,
+        [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--out', join(tmp, 'x.wav'), '--signature-token', 'wrong-token-123', '--no-logs'],
+        30_000,
+      );
       expect(sim.code).toBe(1);
       expect(sim.out).toMatch(/did not connect the call \(HTTP 403\)/);
     });

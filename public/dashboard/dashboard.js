@@ -34,7 +34,10 @@ async function start() {
     return retryLater('server unreachable');
   }
   if (res.status === 401) return askForToken(state.token ? 'That token was not accepted.' : 'This server needs the dashboard token (DASHBOARD_TOKEN).');
-  if (res.status === 403) return block('DASHBOARD_TOKEN is not set on the server, so the dashboard only works from the server itself (http://localhost). Set DASHBOARD_TOKEN to use it from elsewhere.');
+  if (res.status === 403)
+    return block(
+      'DASHBOARD_TOKEN is not set on the server, so the dashboard only works from the server itself (http://localhost). Set DASHBOARD_TOKEN to use it from elsewhere.',
+    );
   if (!res.ok) return retryLater(`HTTP ${res.status}`);
   $('token-form').hidden = true;
   $('blocked').hidden = true;
@@ -329,7 +332,8 @@ function renderHeader() {
   $('call-status').textContent = callStatus(call);
   const end = call.endedAt ?? Date.now();
   $('call-detail').textContent =
-    `${call.callSid} · ${call.direction ?? 'inbound'} to ${call.to ?? '?'} · ${duration(end - call.startedAt)}` + (call.tokens ? ` · ${call.tokens} tokens` : '');
+    `${call.callSid} · ${call.direction ?? 'inbound'} to ${call.to ?? '?'} · ${duration(end - call.startedAt)}` +
+    (call.tokens ? ` · ${call.tokens} tokens` : '');
 }
 
 function renderSelected() {
@@ -389,8 +393,11 @@ function renderFunction(call, callId) {
   }
   item.dataset.status = fc.status;
   const status =
-    fc.status === 'running' ? 'running…' : fc.status === 'abandoned' ? 'abandoned (call ended)'
-      : `${fc.error ? 'failed' : 'done'} in ${fc.durationMs} ms${fc.answeredBy === 'operator' ? ' · answered by operator' : ''}`;
+    fc.status === 'running'
+      ? 'running…'
+      : fc.status === 'abandoned'
+        ? 'abandoned (call ended)'
+        : `${fc.error ? 'failed' : 'done'} in ${fc.durationMs} ms${fc.answeredBy === 'operator' ? ' · answered by operator' : ''}`;
   item.replaceChildren(
     el('strong', { textContent: fc.name }),
     ' ',
@@ -483,7 +490,7 @@ $('config-form').addEventListener('submit', async (event) => {
   }
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const reasons = Array.isArray(body.message) ? body.message.join('; ') : body.message ?? `HTTP ${res.status}`;
+    const reasons = Array.isArray(body.message) ? body.message.join('; ') : (body.message ?? `HTTP ${res.status}`);
     return configStatus(`Not saved: ${reasons}`);
   }
   fillConfig(body);

@@ -108,7 +108,7 @@ export class CallEventBus {
 
   publish(callSid: string, body: CallEventBody): void {
     if (this.listeners.size === 0) return;
-    const event = { ...body, callSid, ts: new Date().toISOString() } as CallEvent;
+    const event = { ...body, callSid, ts: new Date().toISOString() };
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -1,8 +1,4 @@
-import type {
-  RealtimeServerEvent,
-  ResponseAudioDeltaEvent,
-  ResponseDoneEvent,
-} from 'openai/resources/realtime/realtime';
+import type { RealtimeServerEvent, ResponseAudioDeltaEvent, ResponseDoneEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config';
 import { backoffDelay, isFatalErrorEvent, isRetryable, type ModelFailure } from '../openai/model-failure';
@@ -15,13 +11,7 @@ import type { CallRegistry } from './call-registry.service';
 import { ConversationLog } from './conversation-log';
 import { FunctionCalls } from './function-calls';
 import { PlaybackTracker } from './playback-tracker';
-import {
-  base64ByteLength,
-  parseTwilioMessage,
-  type TwilioDtmf,
-  type TwilioParseError,
-  type TwilioStart,
-} from './twilio-messages';
+import { base64ByteLength, parseTwilioMessage, type TwilioDtmf, type TwilioStart } from './twilio-messages';
 
 export interface CallSessionDeps {
   config: AppConfig;
@@ -123,6 +113,7 @@ export class CallSession {
     private readonly deps: CallSessionDeps,
   ) {
     this.maxGapFrames = Math.ceil(deps.config.RECONNECT_AUDIO_BUFFER_MS / 20);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below reads the sid once `start` set it
     const session = this;
     this.functionCalls = new FunctionCalls(
       deps.tools,
@@ -250,7 +241,7 @@ export class CallSession {
     this.publish({ type: 'dtmf', digit });
   }
 
-  private badFrame(kind: TwilioParseError | string): void {
+  private badFrame(kind: string): void {
     this.badFrames++;
     if (!this.badFrameKinds.has(kind)) {
       // Logged once per kind per call: a flood of bad frames must not become a flood of log lines.
@@ -645,7 +636,16 @@ export class CallSession {
     if (!wasLive) return;
     this.deps.registry.release(this);
     const durationMs = Date.now() - this.startedAt;
-    this.publish({ type: 'call.ended', reason, durationMs, framesIn: this.framesIn, framesOut: this.framesOut, badFrames: this.badFrames, lateDeltasDropped: this.lateDeltasDropped, firstAudioMs: this.firstAudioMs });
+    this.publish({
+      type: 'call.ended',
+      reason,
+      durationMs,
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      badFrames: this.badFrames,
+      lateDeltasDropped: this.lateDeltasDropped,
+      firstAudioMs: this.firstAudioMs,
+    });
     this.logger.log(`call ${this.callSid} ended: ${reason} after ${Math.round(durationMs / 1000)} s (${this.framesIn} frames in, ${this.framesOut} out)`);
   }
 }

@@ -7,14 +7,18 @@ const ev = (e: Record<string, unknown>) => ({ event_id: 'e', ...e }) as unknown 
 describe('ConversationLog', () => {
   it('records user and assistant turns and function calls, in conversation order, as replayable items', () => {
     const log = new ConversationLog();
-    log.observe(ev({ type: 'conversation.item.added', item: { id: 'item_u1', type: 'message', role: 'user', content: [{ type: 'input_audio', transcript: null }] } }));
+    log.observe(
+      ev({ type: 'conversation.item.added', item: { id: 'item_u1', type: 'message', role: 'user', content: [{ type: 'input_audio', transcript: null }] } }),
+    );
     log.observe(ev({ type: 'conversation.item.added', item: { id: 'item_a1', type: 'message', role: 'assistant', content: [] } }));
     log.observe(ev({ type: 'response.output_audio_transcript.delta', item_id: 'item_a1', delta: 'Let me ' }));
     log.observe(ev({ type: 'response.output_audio_transcript.delta', item_id: 'item_a1', delta: 'check.' }));
     // The user's transcription arrives after the assistant started answering: order is kept.
     log.observe(ev({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'item_u1', transcript: 'Weather in Paris?' }));
     log.observe(ev({ type: 'conversation.item.added', item: { id: 'item_f1', type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '' } }));
-    log.observe(ev({ type: 'conversation.item.done', item: { id: 'item_f1', type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"x":1}' } }));
+    log.observe(
+      ev({ type: 'conversation.item.done', item: { id: 'item_f1', type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"x":1}' } }),
+    );
     log.observe(ev({ type: 'conversation.item.added', item: { id: 'item_o1', type: 'function_call_output', call_id: 'call_1', output: '{"t":7}' } }));
     expect(log.replayItems()).toEqual([
       { id: 'item_u1', type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Weather in Paris?' }] },

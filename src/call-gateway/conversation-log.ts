@@ -46,7 +46,7 @@ export class ConversationLog {
 
   /** Something that happened while no session was there to record it (e.g. a tool output during a reconnect). */
   addLocal(entry: Omit<Extract<Entry, { kind: 'user' }>, 'id'> | Omit<Extract<Entry, { kind: 'function_call_output' }>, 'id'>): void {
-    this.push({ ...entry, id: `item_local${++this.localIds}` } as Entry);
+    this.push({ ...entry, id: `item_local${++this.localIds}` });
   }
 
   /** The items to create in a new session, oldest first. */

@@ -10,7 +10,9 @@ describe('parseTwilioMessage', () => {
     expect(parseTwilioMessage('{"event":"mark","streamSid":"MZ1","mark":{"name":"item_a:20"}}')).toMatchObject({ mark: { name: 'item_a:20' } });
     expect(parseTwilioMessage('{"event":"dtmf","streamSid":"MZ1","dtmf":{"track":"inbound_track","digit":"#"}}')).toMatchObject({ dtmf: { digit: '#' } });
     expect(
-      parseTwilioMessage(JSON.stringify({ event: 'start', streamSid: 'MZ1', start: { streamSid: 'MZ1', callSid: 'CA1', accountSid: 'AC1', customParameters: { from: '+1' } } })),
+      parseTwilioMessage(
+        JSON.stringify({ event: 'start', streamSid: 'MZ1', start: { streamSid: 'MZ1', callSid: 'CA1', accountSid: 'AC1', customParameters: { from: '+1' } } }),
+      ),
     ).toMatchObject({ event: 'start' });
     expect(parseTwilioMessage('{"event":"stop","streamSid":"MZ1"}')).toMatchObject({ event: 'stop' });
   });

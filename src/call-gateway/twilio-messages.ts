@@ -90,9 +90,7 @@ export function parseTwilioMessage(data: string): TwilioInbound | TwilioParseErr
       return msg as unknown as TwilioStart;
     }
     case 'dtmf':
-      return isObject(msg.dtmf) && isString(msg.dtmf.digit) && /^[0-9*#A-D]$/.test(msg.dtmf.digit)
-        ? (msg as unknown as TwilioDtmf)
-        : 'invalid-shape';
+      return isObject(msg.dtmf) && isString(msg.dtmf.digit) && /^[0-9*#A-D]$/.test(msg.dtmf.digit) ? (msg as unknown as TwilioDtmf) : 'invalid-shape';
     case 'connected':
     case 'stop':
       return msg as unknown as TwilioInbound;

@@ -6,7 +6,14 @@ import { SessionSweeper } from './session-sweeper.service';
 
 /** The few fields the sweeper reads of a live call, and what it does to it. */
 function call(callSid: string, fields: { startedAt: number; lastMediaAt: number; modelAlive: boolean }) {
-  return { callSid, ...fields, endedWith: null as string | null, end(reason: string) { this.endedWith = reason; } };
+  return {
+    callSid,
+    ...fields,
+    endedWith: null as string | null,
+    end(reason: string) {
+      this.endedWith = reason;
+    },
+  };
 }
 
 describe('SessionSweeper', () => {

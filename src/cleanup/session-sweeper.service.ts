@@ -52,7 +52,9 @@ export class SessionSweeper implements OnModuleInit, OnModuleDestroy {
     }
     const reservationsDropped = this.registry.dropStaleReservations(this.config.PREDIAL_TIMEOUT_MS + 5_000, now);
     if (ended.length > 0 || reservationsDropped > 0) {
-      this.logger.log(`swept ${ended.length} stale call(s) ${ended.map((e) => `${e.callSid}:${e.reason}`).join(' ')} and ${reservationsDropped} unused reservation(s)`);
+      this.logger.log(
+        `swept ${ended.length} stale call(s) ${ended.map((e) => `${e.callSid}:${e.reason}`).join(' ')} and ${reservationsDropped} unused reservation(s)`,
+      );
     }
     return { ended, reservationsDropped };
   }

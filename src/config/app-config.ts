@@ -1,23 +1,15 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsNumber,
-  IsOptional,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-  validateSync,
-  ValidationError,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, validateSync, ValidationError } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
 const toBool = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : value === true || value === 'true' || value === '1' ? true : value === false || value === 'false' || value === '0' ? false : value;
+  value === undefined || value === ''
+    ? undefined
+    : value === true || value === 'true' || value === '1'
+      ? true
+      : value === false || value === 'false' || value === '0'
+        ? false
+        : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 export const DEFAULT_INSTRUCTIONS =
@@ -32,17 +24,28 @@ export const REALTIME_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage
  * Property names are the environment variable names so that an error message names the variable.
  */
 export class AppConfig {
-  @IsOptional() @IsIn(['development', 'production', 'test'])
+  @IsOptional()
+  @IsIn(['development', 'production', 'test'])
   NODE_ENV: string = 'development';
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(10)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(10)
   OPENAI_API_KEY?: string;
 
-  @Transform(emptyToUndefined) @IsOptional()
-  @IsUrl({ protocols: ['https', 'http'], require_protocol: true, require_tld: false }, { message: 'PUBLIC_URL must be an absolute https:// URL, e.g. https://example.ngrok.app' })
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['https', 'http'], require_protocol: true, require_tld: false },
+    { message: 'PUBLIC_URL must be an absolute https:// URL, e.g. https://example.ngrok.app' },
+  )
   PUBLIC_URL?: string;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT: number = 8081;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'verbose'])
@@ -51,114 +54,186 @@ export class AppConfig {
   @IsUrl({ protocols: ['ws', 'wss'], require_protocol: true, require_tld: false })
   OPENAI_REALTIME_URL: string = 'wss://api.openai.com/v1/realtime';
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   OPENAI_MODEL: string = 'gpt-realtime';
 
-  @IsIn(REALTIME_VOICES as unknown as string[])
+  @IsIn(REALTIME_VOICES)
   OPENAI_VOICE: string = 'marin';
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   AGENT_INSTRUCTIONS: string = DEFAULT_INSTRUCTIONS;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   AGENT_GREETING: string = '';
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   AGENT_FALLBACK_MESSAGE: string = 'Sorry, the assistant is not available right now. Please try again later. Goodbye.';
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   AGENT_BUSY_MESSAGE: string = 'Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye.';
 
   @IsIn(['server_vad', 'semantic_vad'])
   TURN_DETECTION: string = 'server_vad';
 
-  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsNumber() @Min(0) @Max(1)
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsNumber()
+  @Min(0)
+  @Max(1)
   VAD_THRESHOLD: number = 0.5;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(5000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(5000)
   VAD_PREFIX_PADDING_MS: number = 300;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(10000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10000)
   VAD_SILENCE_DURATION_MS: number = 500;
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   TRANSCRIPTION_MODEL: string = 'gpt-4o-transcribe';
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
   TWILIO_AUTH_TOKEN?: string;
 
   /** Shared secret for the dashboard (`/ws/logs`, `/session-config`). Unset = loopback connections only. */
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
   @Matches(/^[\x21-\x7e]+$/, { message: 'DASHBOARD_TOKEN must be printable ASCII without spaces (it travels in a header or a URL)' })
   DASHBOARD_TOKEN?: string;
 
   /** How long `ask_operator` waits for a human to answer from the dashboard. */
-  @Transform(toInt) @IsInt() @Min(1000) @Max(600000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600000)
   OPERATOR_ANSWER_TIMEOUT_MS: number = 30000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(100000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100000)
   MAX_CONCURRENT_CALLS: number = 100;
 
-  @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   TOOL_TIMEOUT_MS: number = 10000;
 
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   WEATHER_API_URL: string = 'https://api.open-meteo.com/v1/forecast';
 
-  @Transform(toInt) @IsInt() @Min(1000) @Max(600000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600000)
   PREDIAL_TIMEOUT_MS: number = 15000;
 
-  @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   STREAM_START_TIMEOUT_MS: number = 10000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
   MEDIA_IDLE_TIMEOUT_S: number = 60;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
   MAX_CALL_DURATION_S: number = 3600;
 
-  @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   SWEEP_INTERVAL_MS: number = 5000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   MODEL_RECONNECT_MAX_ATTEMPTS: number = 6;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(60000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(60000)
   MODEL_RECONNECT_BASE_DELAY_MS: number = 200;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(600000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(600000)
   MODEL_RECONNECT_MAX_DELAY_MS: number = 5000;
 
   /** Caller audio held while the model reconnects (the oldest is dropped beyond it). */
-  @Transform(toInt) @IsInt() @Min(0) @Max(60000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60000)
   RECONNECT_AUDIO_BUFFER_MS: number = 5000;
 
   /** The Realtime service's session limit; calls switch to a fresh session before it. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
   MODEL_SESSION_MAX_S: number = 3600;
 
   /** Accept media streams that did not come through /twiml (no reservation token). Development only. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   ALLOW_UNRESERVED_STREAMS: boolean = false;
 
   /** On SIGTERM/SIGINT, how long live calls may continue before they are ended. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(86400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86400)
   DRAIN_TIMEOUT_S: number = 30;
 
   /** Comma-separated origins allowed by CORS; empty = no cross-origin access. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CORS_ORIGINS: string = '';
 
   /** Production refuses to start without TWILIO_AUTH_TOKEN unless this says so explicitly. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   ALLOW_UNSIGNED_TWILIO_REQUESTS: boolean = false;
 
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; when not, only loopback (unproxied) scrapes are allowed. */
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
   METRICS_TOKEN?: string;
 
   /** /health/ready fails while the event loop has been blocked this long within the last few seconds. */
-  @Transform(toInt) @IsInt() @Min(20) @Max(60000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(20)
+  @Max(60000)
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: number = 1000;
 
   /** The stream URL Twilio connects to, derived from PUBLIC_URL. */
@@ -179,7 +254,9 @@ export class AppConfig {
   }
 
   get corsOrigins(): string[] {
-    return this.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+    return this.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
   }
 
   /** Ready to take calls: the variables a call needs are present. */

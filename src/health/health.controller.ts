@@ -20,7 +20,8 @@ export class HealthController {
   @HealthCheck()
   @ApiOperation({
     summary: 'Everything, with details: 503 unless configured, below capacity, not draining, event loop responsive and heap in bounds',
-    description: 'Also reports active calls, capacity, uptime, memory, event-loop delay and model reachability (degraded, still 200, when the last model connections failed).',
+    description:
+      'Also reports active calls, capacity, uptime, memory, event-loop delay and model reachability (degraded, still 200, when the last model connections failed).',
   })
   check() {
     return this.health.check([
@@ -45,11 +46,6 @@ export class HealthController {
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness: 200 when new calls can be taken here (configured, not draining, below capacity, event loop not stalled), else 503' })
   ready() {
-    return this.health.check([
-      () => this.calls.configured(),
-      () => this.calls.notDraining(),
-      () => this.calls.capacity(),
-      () => this.runtime.eventLoop(),
-    ]);
+    return this.health.check([() => this.calls.configured(), () => this.calls.notDraining(), () => this.calls.capacity(), () => this.runtime.eventLoop()]);
   }
 }

@@ -114,7 +114,10 @@ export function pinoHttpOptions(config: AppConfig): Options<Req, ServerResponse>
     customSuccessMessage: (req, res, responseTime) => `${req.method} ${redactUrl(pathOf(req))} ${res.statusCode} ${responseTime} ms`,
     customErrorMessage: (req, res) => `${req.method} ${redactUrl(pathOf(req))} failed with ${res.statusCode}`,
     // A 5xx answer is not an exception: no synthetic error with a stack trace in the line.
-    customErrorObject: (_req, _res, err, value) => (err.message.startsWith('failed with status code') ? { res: value.res, responseTime: value.responseTime } : value),
+    customErrorObject: (_req, _res, err, value) =>
+      err.message.startsWith('failed with status code')
+        ? { res: (value as { res: unknown }).res, responseTime: (value as { responseTime: unknown }).responseTime }
+        : (value as object),
     // The voice webhooks say which call they are about once the body is parsed (at completion).
     customProps: (req) => {
       const body = req.body as { CallSid?: unknown } | undefined;

@@ -7,7 +7,14 @@ function setup() {
   const store = new LiveCallsStore(bus);
   const publish = (callSid: string, body: CallEventBody) => bus.publish(callSid, body);
   const start = (callSid: string) =>
-    publish(callSid, { type: 'call.started', streamSid: `MZ${callSid}`, from: '+1555', to: '+1666', direction: 'inbound', startedAt: new Date().toISOString() });
+    publish(callSid, {
+      type: 'call.started',
+      streamSid: `MZ${callSid}`,
+      from: '+1555',
+      to: '+1666',
+      direction: 'inbound',
+      startedAt: new Date().toISOString(),
+    });
   return { bus, store, publish, start };
 }
 
@@ -60,7 +67,16 @@ describe('LiveCallsStore', () => {
     publish('CA1', { type: 'transcript.done', role: 'user', itemId: 'u', text: 'bye' });
     expect(store.snapshot().map((c) => c.callSid)).toEqual(['CA1', 'CA2']);
     expect(store.snapshot('CA2').map((c) => c.callSid)).toEqual(['CA2']);
-    publish('CA1', { type: 'call.ended', reason: 'caller-hung-up', durationMs: 5, framesIn: 0, framesOut: 0, badFrames: 0, lateDeltasDropped: 0, firstAudioMs: null });
+    publish('CA1', {
+      type: 'call.ended',
+      reason: 'caller-hung-up',
+      durationMs: 5,
+      framesIn: 0,
+      framesOut: 0,
+      badFrames: 0,
+      lateDeltasDropped: 0,
+      firstAudioMs: null,
+    });
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'late', delta: 'x' });
     expect(store.snapshot().map((c) => c.callSid)).toEqual(['CA2']);
     expect(store.snapshot('CA1')).toEqual([]);

@@ -141,5 +141,6 @@ function asJsonOutput(text: string): string {
 
 function validationMessages(err: BadRequestException): string[] {
   const message = (err.getResponse() as { message?: unknown }).message;
-  return Array.isArray(message) ? message.map(String) : [String(message ?? err.message)];
+  if (Array.isArray(message)) return message.map(String);
+  return [typeof message === 'string' ? message : err.message];
 }

@@ -10,42 +10,66 @@ export const MAX_INSTRUCTIONS_CHARS = 20_000;
 /** Turn detection in our own names; values left out keep the saved ones (or the environment's). */
 export class TurnDetectionDto {
   @ApiProperty({ enum: TURN_DETECTION_TYPES, example: 'server_vad' })
-  @IsIn(TURN_DETECTION_TYPES as unknown as string[])
+  @IsIn(TURN_DETECTION_TYPES)
   type: (typeof TURN_DETECTION_TYPES)[number];
 
   @ApiPropertyOptional({ minimum: 0, maximum: 1, example: 0.5, description: 'server_vad: activation threshold' })
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
   threshold?: number;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 5000, example: 300, description: 'server_vad: audio kept before detected speech' })
-  @IsOptional() @IsInt() @Min(0) @Max(5000)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(5000)
   prefixPaddingMs?: number;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 10000, example: 500, description: "server_vad: silence that ends the caller's turn" })
-  @IsOptional() @IsInt() @Min(0) @Max(10000)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10000)
   silenceDurationMs?: number;
 
   @ApiPropertyOptional({ enum: EAGERNESS, example: 'auto', description: 'semantic_vad: how eagerly the model answers' })
-  @IsOptional() @IsIn(EAGERNESS as unknown as string[])
+  @IsOptional()
+  @IsIn(EAGERNESS)
   eagerness?: (typeof EAGERNESS)[number];
 }
 
 /** PUT /session-config and the socket's `config.update`: every field optional, fields left out stay as they are. */
 export class SessionConfigUpdateDto {
   @ApiPropertyOptional({ maxLength: MAX_INSTRUCTIONS_CHARS, example: 'You are a friendly phone assistant for Acme.' })
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(MAX_INSTRUCTIONS_CHARS)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(MAX_INSTRUCTIONS_CHARS)
   instructions?: string;
 
   @ApiPropertyOptional({ enum: REALTIME_VOICES, example: 'marin', description: 'Cannot change on a live call once the assistant has spoken' })
-  @IsOptional() @IsIn(REALTIME_VOICES as unknown as string[])
+  @IsOptional()
+  @IsIn(REALTIME_VOICES)
   voice?: string;
 
   @ApiPropertyOptional({ type: TurnDetectionDto })
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => TurnDetectionDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => TurnDetectionDto)
   turnDetection?: TurnDetectionDto;
 
-  @ApiPropertyOptional({ type: [String], example: ['get_weather_from_coords', 'end_call'], description: 'Names of the tools offered to the model (see GET /tools)' })
-  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['get_weather_from_coords', 'end_call'],
+    description: 'Names of the tools offered to the model (see GET /tools)',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
   enabledTools?: string[];
 }
 

@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { AppConfig } from '../config/app-config';
 import { bearerToken, isDirectLoopback, tokensMatch } from '../logs-gateway/dashboard-auth.service';
 
@@ -18,7 +18,7 @@ export class MetricsAccessGuard implements CanActivate {
     if (token) {
       const presented = bearerToken(req.headers.authorization);
       if (presented !== undefined && tokensMatch(presented, token)) return true;
-      context.switchToHttp().getResponse().setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      context.switchToHttp().getResponse<Response>().setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
       throw new UnauthorizedException('A valid Authorization: Bearer token is required');
     }
     // The same rule as the dashboard's: this machine, directly (no proxy or tunnel in between).

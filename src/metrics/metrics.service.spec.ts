@@ -34,10 +34,23 @@ describe('MetricsService', () => {
     events.publish('CA2', { type: 'model.status', status: 'reconnecting' });
     events.publish('CA2', { type: 'model.status', status: 'failed', detail: '1006' });
     events.publish('CA3', { type: 'model.status', status: 'reconnecting' });
-    events.publish('CA3', { type: 'call.ended', reason: 'model-unavailable', durationMs: 1, framesIn: 0, framesOut: 0, badFrames: 0, lateDeltasDropped: 0, firstAudioMs: null });
+    events.publish('CA3', {
+      type: 'call.ended',
+      reason: 'model-unavailable',
+      durationMs: 1,
+      framesIn: 0,
+      framesOut: 0,
+      badFrames: 0,
+      lateDeltasDropped: 0,
+      firstAudioMs: null,
+    });
     expect(await reconnects('started')).toBe(3);
     expect(await reconnects('failed')).toBe(2);
-    expect((await metrics.registry.getSingleMetric('voice_agent_model_connect_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value).toBe(2);
+    expect(
+      (await metrics.registry.getSingleMetric('voice_agent_model_connect_seconds')!.get()).values.find((v) =>
+        (v as { metricName?: string }).metricName?.endsWith('_count'),
+      )?.value,
+    ).toBe(2);
 
     metrics.recordModelReconnect('started');
     expect(await reconnects('started')).toBe(4);

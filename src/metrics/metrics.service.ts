@@ -36,13 +36,7 @@ export class MetricsService implements OnModuleDestroy {
   private readonly firstAudio: Histogram;
   private readonly errors: Counter<'source'>;
 
-  constructor(
-    events: CallEventBus,
-    calls: CallRegistry,
-    tools: ToolRegistry,
-    dashboards: LogsGateway,
-    legacyDashboards: LegacyLogsGateway,
-  ) {
+  constructor(events: CallEventBus, calls: CallRegistry, tools: ToolRegistry, dashboards: LogsGateway, legacyDashboards: LegacyLogsGateway) {
     this.knownTools = new Set(tools.schemas().map((t) => t.name ?? ''));
     const registers = [this.registry];
     // Process metrics (CPU, memory, GC, handles) and event-loop lag: nodejs_eventloop_lag_*.
@@ -176,7 +170,12 @@ export class MetricsService implements OnModuleDestroy {
         this.set(dashboards.clientCount + legacyDashboards.clientCount);
       },
     });
-    this.errors = new Counter({ name: 'voice_agent_errors_total', help: 'Error events by source (twilio, model, tool, server)', labelNames: ['source'], registers });
+    this.errors = new Counter({
+      name: 'voice_agent_errors_total',
+      help: 'Error events by source (twilio, model, tool, server)',
+      labelNames: ['source'],
+      registers,
+    });
 
     this.unsubscribe = events.subscribe((event) => this.onEvent(event));
   }

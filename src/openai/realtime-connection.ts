@@ -150,7 +150,7 @@ export class RealtimeConnection {
   private receive(data: Buffer): void {
     let event: RealtimeServerEvent;
     try {
-      event = JSON.parse(data.toString());
+      event = JSON.parse(data.toString()) as RealtimeServerEvent;
     } catch {
       this.malformed++;
       return;
@@ -170,7 +170,10 @@ export class RealtimeConnection {
     this.queue = [];
     if (code !== 1000) this.logger.debug({ callSid: this.options.callSid }, `Realtime socket closed: ${code} ${reason}`);
     if (this.dropped > 0 || this.malformed > 0) {
-      this.logger.warn({ callSid: this.options.callSid }, `Realtime socket closed with ${this.dropped} message(s) not sent and ${this.malformed} malformed event(s) ignored`);
+      this.logger.warn(
+        { callSid: this.options.callSid },
+        `Realtime socket closed with ${this.dropped} message(s) not sent and ${this.malformed} malformed event(s) ignored`,
+      );
     }
     this.handlers?.onClose(this.closeInfo);
   }

@@ -15,7 +15,9 @@ export class ToolsController {
   constructor(private readonly registry: ToolRegistry) {}
 
   @Get()
-  @ApiOperation({ summary: 'Every registered function schema (session.update offers those enabled and available, e.g. ask_operator only while a dashboard is open)' })
+  @ApiOperation({
+    summary: 'Every registered function schema (session.update offers those enabled and available, e.g. ask_operator only while a dashboard is open)',
+  })
   @ApiOkResponse({ type: [ToolSchemaDto] })
   list() {
     return this.registry.registered();

@@ -8,16 +8,11 @@ import { ToolsController } from './tools.controller';
 import { WeatherTool } from './weather.tool';
 
 /** Every tool the model is offered. Adding a tool = one class here. */
-export const TOOL_CLASSES: Type<AgentTool<any>>[] = [WeatherTool, EndCallTool, AskOperatorTool];
+export const TOOL_CLASSES: Type<AgentTool<never>>[] = [WeatherTool, EndCallTool, AskOperatorTool];
 
 @Module({
   controllers: [ToolsController],
-  providers: [
-    ...TOOL_CLASSES,
-    { provide: AGENT_TOOLS, useFactory: (...tools: AgentTool[]) => tools, inject: TOOL_CLASSES },
-    ToolRegistry,
-    OperatorDesk,
-  ],
+  providers: [...TOOL_CLASSES, { provide: AGENT_TOOLS, useFactory: (...tools: AgentTool[]) => tools, inject: TOOL_CLASSES }, ToolRegistry, OperatorDesk],
   exports: [ToolRegistry, OperatorDesk],
 })
 export class ToolsModule {}

@@ -34,7 +34,7 @@ export class WeatherTool implements AgentTool<WeatherArgs> {
       response = await fetch(url, { signal });
     } catch (err) {
       if (signal.aborted) throw err;
-      throw new Error(`Weather service unreachable: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+      throw new Error(`Weather service unreachable: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`, { cause: err });
     }
     if (!response.ok) throw new Error(`Weather service answered HTTP ${response.status}`);
     const body = (await response.json()) as { current?: { temperature_2m?: number; wind_speed_10m?: number } };

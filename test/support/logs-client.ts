@@ -59,7 +59,12 @@ export class LogsClient {
 
   /** The first message of this type (matching), not returned by an earlier call. */
   waitFor(type: string, predicate: (e: LogEvent) => boolean = () => true, timeoutMs = DEFAULT_WAIT_MS): Promise<LogEvent> {
-    return this.log.waitFor((e) => e.type === type && predicate(e), timeoutMs, `log message ${type}`, (e) => e.type);
+    return this.log.waitFor(
+      (e) => e.type === type && predicate(e),
+      timeoutMs,
+      `log message ${type}`,
+      (e) => e.type,
+    );
   }
 
   /** Sends a command with a fresh id and resolves with its command.ok or command.error. */
@@ -79,7 +84,11 @@ export class LogsClient {
   }
 
   waitForClose(timeoutMs = DEFAULT_WAIT_MS): Promise<{ code: number; reason: string }> {
-    return this.log.until(() => this.closeInfo ?? undefined, timeoutMs, () => 'the logs socket to close');
+    return this.log.until(
+      () => this.closeInfo ?? undefined,
+      timeoutMs,
+      () => 'the logs socket to close',
+    );
   }
 
   close(): void {

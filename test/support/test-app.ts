@@ -9,6 +9,8 @@ import { TOOL_CLASSES } from '../../src/tools/tools.module';
 
 export const TEST_PUBLIC_URL = 'https://voice.example.test';
 export const TEST_API_KEY = 'sk-test-0123456789abcdef';
+/** The TWILIO_AUTH_TOKEN the fixture's apps check signatures with. */
+export const TEST_AUTH_TOKEN = 'twilio-auth-token-for-tests';
 
 export interface TestApp {
   app: INestApplication;
@@ -41,7 +43,8 @@ export async function startTestApp(env: Record<string, string> = {}, extraTools:
   });
   if (opts.logs) {
     firstLogStream ??= opts.logs;
-    if (firstLogStream !== opts.logs) throw new Error('nestjs-pino keeps the first app\'s logger per process: pass the same log stream to every app of this file');
+    if (firstLogStream !== opts.logs)
+      throw new Error("nestjs-pino keeps the first app's logger per process: pass the same log stream to every app of this file");
   }
   let builder = Test.createTestingModule({ imports: [AppModule] })
     .overrideProvider(AppConfig)

@@ -1,0 +1,103 @@
+// The one set-up every end-to-end test shares: the real app on an ephemeral port, the Realtime
+// emulator, and calls placed with the emulator's phone (webhook, TwiML, signed media stream),
+// all torn down after each test whatever happened in it.
+//
+//   import { test, expect } from './support/fixture';
+//   test('…', async ({ startApp, placeCall }) => {
+//     const app = await startApp({ AGENT_GREETING: 'Say hi.' });   // pointed at `realtime`
+//     const { call, model } = await placeCall(app);
+//   });
+import { test as base } from 'vitest';
+import { FakeRealtimeServer, type FakeRealtimeConnection, type FakeRealtimeServerOptions } from '../../emulator/fake-realtime-server';
+import { dial, newCallSid, type DialOptions } from '../../emulator/phone';
+import type { TwilioCallSimulator } from '../../emulator/twilio-call-simulator';
+import type { AgentTool } from '../../src/tools/agent-tool';
+import { startTestApp, TEST_AUTH_TOKEN, type TestApp, type TestAppOptions } from './test-app';
+
+export { expect } from 'vitest';
+
+export interface PlacedCall {
+  call: TwilioCallSimulator;
+  /** The emulator's side of this call's model connection (the one pre-dialled by the webhook). */
+  model: FakeRealtimeConnection;
+  callSid: string;
+  /** The TwiML the webhook answered with. */
+  twiml: string;
+}
+
+export interface PlaceCallOptions extends Partial<Pick<DialOptions, 'callSid' | 'from' | 'to' | 'simulator' | 'streamDelayMs'>> {
+  /** The emulator that receives this call's model connection (default: the `realtime` fixture). */
+  realtime?: FakeRealtimeServer;
+  /** Wait for the model's `session.update` before opening the stream (default true). */
+  waitForConfig?: boolean;
+}
+
+export interface CallFixtures {
+  /** A Realtime emulator with default options, started on first use. */
+  realtime: FakeRealtimeServer;
+  /** Starts another emulator (fault injection, scripted models…); closed after the test. */
+  startRealtime(opts?: FakeRealtimeServerOptions): Promise<FakeRealtimeServer>;
+  /**
+   * Starts the real app. `OPENAI_REALTIME_URL` defaults to the `realtime` fixture and
+   * `TWILIO_AUTH_TOKEN` to TEST_AUTH_TOKEN (signatures checked, as in production); pass '' to unset.
+   */
+  startApp(env?: Record<string, string>, extraTools?: AgentTool[], opts?: TestAppOptions): Promise<TestApp>;
+  /** Places a call as Twilio does (signed webhook, then the signed stream with the TwiML's parameters). */
+  placeCall(app: TestApp, opts?: PlaceCallOptions): Promise<PlacedCall>;
+}
+
+export const test = base.extend<CallFixtures>({
+  realtime: async ({}, use) => {
+    const server = await FakeRealtimeServer.start();
+    await use(server);
+    await server.close();
+  },
+
+  startRealtime: async ({}, use) => {
+    const started: FakeRealtimeServer[] = [];
+    await use(async (opts) => {
+      const server = await FakeRealtimeServer.start(opts);
+      started.push(server);
+      return server;
+    });
+    await Promise.all(started.map((s) => s.close()));
+  },
+
+  startApp: async ({ realtime }, use) => {
+    const apps: TestApp[] = [];
+    await use(async (env = {}, extraTools = [], opts = {}) => {
+      const app = await startTestApp({ OPENAI_REALTIME_URL: realtime.url, TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN, ...env }, extraTools, opts);
+      apps.push(app);
+      return app;
+    });
+    // Apps first: closing them ends their calls, so the emulators see clean closes.
+    for (const app of apps.reverse()) await app.close();
+  },
+
+  placeCall: async ({ realtime }, use) => {
+    const calls: TwilioCallSimulator[] = [];
+    await use(async (app, opts = {}) => {
+      const server = opts.realtime ?? realtime;
+      const before = server.connections.length;
+      const callSid = opts.callSid ?? newCallSid();
+      const token = app.config.TWILIO_AUTH_TOKEN;
+      const placed = await dial({
+        baseUrl: app.httpUrl,
+        publicWebhookUrl: app.config.publicUrl('/twiml'),
+        signatureToken: token,
+        callSid,
+        from: opts.from,
+        to: opts.to,
+        simulator: opts.simulator,
+        streamDelayMs: opts.streamDelayMs,
+        beforeStream: opts.waitForConfig === false ? undefined : async () => void (await server.waitForConnection(before)).waitFor('session.update'),
+      });
+      calls.push(placed.call);
+      const model = await server.waitForConnection(before);
+      return { call: placed.call, model, callSid, twiml: placed.twiml };
+    });
+    for (const call of calls) if (!call.closed) call.close();
+  },
+});
+
+export const it = test;
