@@ -17,6 +17,9 @@ export type CallEndReason =
 
 export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed';
 
+/** Which voice API a call talks to. */
+export type VoiceEngineName = 'realtime' | 'live';
+
 /** Token counts of one model response, in our own names (OpenAI's usage object has changed shape before). */
 export interface ResponseUsage {
   inputTokens: number;
@@ -34,7 +37,18 @@ export interface ResponseUsage {
  * add fields freely, but renaming or removing one needs a new envelope version.
  */
 export type CallEventBody =
-  | { type: 'call.started'; streamSid: string; from: string | null; to: string | null; direction: string | null; startedAt: string }
+  | {
+      type: 'call.started';
+      streamSid: string;
+      from: string | null;
+      to: string | null;
+      direction: string | null;
+      startedAt: string;
+      /** The voice engine, model and voice this call runs on (fixed for the call). */
+      engine: VoiceEngineName;
+      model: string;
+      voice: string;
+    }
   | {
       type: 'call.ended';
       reason: CallEndReason;
@@ -44,8 +58,14 @@ export type CallEventBody =
       badFrames: number;
       /** Model audio of an interrupted answer that was dropped, not played. */
       lateDeltasDropped: number;
-      /** From the media socket's opening to the first audio sent to the caller; null if none was. */
+      /** From the stream's `start` to the first audio sent to the caller; null if none was. */
       firstAudioMs: number | null;
+      /** Times the caller talked over the assistant (playback cleared). */
+      bargeIns: number;
+      /** Model connections restored after a loss (not counting session rollovers). */
+      reconnects: number;
+      /** Why, in words a user can act on (e.g. "the Realtime API refused the key (401): check OPENAI_API_KEY"); set when the end was a failure. */
+      detail?: string;
     }
   | {
       type: 'model.status';
@@ -73,7 +93,9 @@ export type CallEventBody =
       answeredBy: 'tool' | 'operator';
     }
   | { type: 'dtmf'; digit: string }
-  | ({ type: 'usage'; responseId: string; status: string } & ResponseUsage)
+  | ({ type: 'usage'; responseId: string; status: string; /** The model that produced the response (prices are per model). */ model: string } & ResponseUsage)
+  /** A latency the caller felt: `first_audio` once per call (stream start → first assistant audio sent), `answer` per turn (caller stopped talking → first audio of the answer sent). */
+  | { type: 'latency'; kind: 'first_audio' | 'answer'; ms: number }
   | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string };
 
 export type CallEvent = CallEventBody & { callSid: string; ts: string };

@@ -215,6 +215,9 @@ export class CallSession {
       to: this.to,
       direction: this.direction,
       startedAt: new Date(this.startedAt).toISOString(),
+      engine: 'realtime',
+      model: config.OPENAI_MODEL,
+      voice: (reserved ? claimed.settings : this.deps.sessionConfig.current).voice,
     });
     this.logger.log(`call ${this.callSid} started (stream ${this.streamSid})`);
 
@@ -517,7 +520,14 @@ export class CallSession {
   private async onResponseDone(event: ResponseDoneEvent): Promise<void> {
     const response = event.response;
     this.responseActive = false;
-    if (response.usage) this.publish({ type: 'usage', responseId: response.id ?? '', status: response.status ?? 'unknown', ...responseUsage(response.usage) });
+    if (response.usage)
+      this.publish({
+        type: 'usage',
+        responseId: response.id ?? '',
+        status: response.status ?? 'unknown',
+        model: this.deps.config.OPENAI_MODEL,
+        ...responseUsage(response.usage),
+      });
     for (const item of response.output ?? []) {
       if (item.type === 'function_call') this.functionCalls.start(item);
     }
@@ -645,6 +655,8 @@ export class CallSession {
       badFrames: this.badFrames,
       lateDeltasDropped: this.lateDeltasDropped,
       firstAudioMs: this.firstAudioMs,
+      bargeIns: 0,
+      reconnects: 0,
     });
     this.logger.log(`call ${this.callSid} ended: ${reason} after ${Math.round(durationMs / 1000)} s (${this.framesIn} frames in, ${this.framesOut} out)`);
   }

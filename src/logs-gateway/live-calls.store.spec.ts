@@ -14,6 +14,9 @@ function setup() {
       to: '+1666',
       direction: 'inbound',
       startedAt: new Date().toISOString(),
+      engine: 'realtime',
+      model: 'gpt-realtime-2.1',
+      voice: 'marin',
     });
   return { bus, store, publish, start };
 }
@@ -76,6 +79,8 @@ describe('LiveCallsStore', () => {
       badFrames: 0,
       lateDeltasDropped: 0,
       firstAudioMs: null,
+      bargeIns: 0,
+      reconnects: 0,
     });
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'late', delta: 'x' });
     expect(store.snapshot().map((c) => c.callSid)).toEqual(['CA2']);

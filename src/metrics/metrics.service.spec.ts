@@ -43,6 +43,8 @@ describe('MetricsService', () => {
       badFrames: 0,
       lateDeltasDropped: 0,
       firstAudioMs: null,
+      bargeIns: 0,
+      reconnects: 0,
     });
     expect(await reconnects('started')).toBe(3);
     expect(await reconnects('failed')).toBe(2);
