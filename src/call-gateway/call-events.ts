@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { RealtimeResponseUsage } from 'openai/resources/realtime/realtime';
+import type { ModelProblem } from '../openai/model-failure';
 
 /** Why a call ended. */
 export type CallEndReason =
@@ -72,6 +73,8 @@ export type CallEventBody =
       status: ModelStatus;
       connectMs?: number;
       detail?: string;
+      /** With `failed`: the cause, classified, and what to do (e.g. a refused key). */
+      problem?: ModelProblem;
       /** Reconnects: attempt number, time from loss to restored, caller frames held and dropped meanwhile. */
       attempt?: number;
       reconnectMs?: number;

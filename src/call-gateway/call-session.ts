@@ -1,7 +1,7 @@
 import type { RealtimeServerEvent, ResponseAudioDeltaEvent, ResponseDoneEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config';
-import { backoffDelay, isFatalErrorEvent, isRetryable, type ModelFailure } from '../openai/model-failure';
+import { backoffDelay, describeFailure, isFatalErrorEvent, isRetryable, type ModelFailure } from '../openai/model-failure';
 import type { RealtimeConnection } from '../openai/realtime-connection';
 import type { AgentSettings, SessionConfigService } from '../openai/session-config.service';
 import type { ToolRegistry } from '../tools/tool-registry.service';
@@ -337,8 +337,9 @@ export class CallSession {
     if (connection !== this.model || this.state !== 'live') return;
     const detail = failure.httpStatus ? `HTTP ${failure.httpStatus}` : `${failure.code} ${failure.lastError?.code ?? failure.reason}`.trim();
     if (!isRetryable(failure)) {
-      this.logger.error(`model for ${this.callSid} failed and will not be retried (${detail})`);
-      this.publish({ type: 'model.status', status: 'failed', detail });
+      const problem = describeFailure(failure);
+      this.logger.error(`model for ${this.callSid} failed and will not be retried: ${problem.message} (${detail})`);
+      this.publish({ type: 'model.status', status: 'failed', detail, problem });
       this.end('model-unavailable');
       return;
     }

@@ -42,3 +42,36 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/** What went wrong with the voice model, for the people who can fix it (logs, /health, the dashboard). */
+export interface ModelProblem {
+  /** auth: the key was refused; model: the model or URL is wrong; quota: billing or rate limits; network: could not reach or lost the service; service: the service failed. */
+  kind: 'auth' | 'model' | 'quota' | 'network' | 'service';
+  /** One sentence naming the cause and the fix; never contains a secret. */
+  message: string;
+}
+
+/** Names the cause of a failed model connection and what to do about it. */
+export function describeFailure(failure: ModelFailure, api = 'the Realtime API'): ModelProblem {
+  const status = failure.httpStatus;
+  const error = failure.lastError;
+  if (status === 401 || error?.code === 'invalid_api_key' || error?.type === 'authentication_error') {
+    return { kind: 'auth', message: `${api} refused the key (401): check OPENAI_API_KEY` };
+  }
+  if (status === 403 || error?.type === 'permission_error') {
+    return {
+      kind: 'auth',
+      message: `${api} refused access (403): the key's project has no access to this model; check OPENAI_API_KEY and the project's model permissions`,
+    };
+  }
+  if (error?.code === 'insufficient_quota') return { kind: 'quota', message: `${api} says the quota is used up: check the OpenAI account's billing` };
+  if (status === 429) return { kind: 'quota', message: `${api} is rate-limiting new sessions (429): fewer concurrent calls or a higher rate limit` };
+  if (status === 404 || status === 400 || error?.code === 'model_not_found' || error?.code === 'unsupported_model') {
+    return { kind: 'model', message: `${api} does not know this model or URL (${status ?? error?.code}): check the model setting and the endpoint URL` };
+  }
+  if (status !== undefined && status >= 500) return { kind: 'service', message: `${api} failed (HTTP ${status}); it is usually transient` };
+  if (status !== undefined) return { kind: 'service', message: `${api} refused the connection (HTTP ${status})` };
+  if (!failure.opened)
+    return { kind: 'network', message: `cannot reach ${api} (${failure.reason || 'connection failed'}): check the endpoint URL and the network` };
+  return { kind: 'network', message: `lost the connection to ${api} (${failure.code}${error?.code ? ` ${error.code}` : ''})` };
+}
