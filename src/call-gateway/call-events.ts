@@ -29,6 +29,19 @@ export interface ResponseUsage {
   inputAudioTokens: number;
   outputAudioTokens: number;
   cachedTokens: number;
+  /** The split of cachedTokens by modality, when the service reports it (prices differ by modality). */
+  cachedAudioTokens?: number;
+  cachedTextTokens?: number;
+  /** Seconds of session billed by this report, for engines priced per second (GPT-Live); absent for token-priced ones. */
+  billedSeconds?: number;
+}
+
+/** The price of a call so far, published after each priced `usage` (src/records/cost-meter.service.ts). */
+export interface CallCost {
+  /** What this response cost; null = unknown (the model is not in the price table). */
+  usd: number | null;
+  /** The call's total so far; null once any part of it could not be priced. */
+  totalUsd: number | null;
 }
 
 /**
@@ -65,6 +78,9 @@ export type CallEventBody =
       bargeIns: number;
       /** Model connections restored after a loss (not counting session rollovers). */
       reconnects: number;
+      /** Milliseconds of audio from the caller and to the caller (optional: older cores did not report them). */
+      audioInMs?: number;
+      audioOutMs?: number;
       /** Why, in words a user can act on (e.g. "the Realtime API refused the key (401): check OPENAI_API_KEY"); set when the end was a failure. */
       detail?: string;
     }
@@ -99,7 +115,9 @@ export type CallEventBody =
   | ({ type: 'usage'; responseId: string; status: string; /** The model that produced the response (prices are per model). */ model: string } & ResponseUsage)
   /** A latency the caller felt: `first_audio` once per call (stream start → first assistant audio sent), `answer` per turn (caller stopped talking → first audio of the answer sent). */
   | { type: 'latency'; kind: 'first_audio' | 'answer'; ms: number }
-  | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string };
+  | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string }
+  /** The price of the response just reported by `usage` (same responseId), and of the call so far. */
+  | ({ type: 'cost'; responseId: string; model: string } & CallCost);
 
 export type CallEvent = CallEventBody & { callSid: string; ts: string };
 
@@ -111,6 +129,8 @@ export function responseUsage(usage: RealtimeResponseUsage): ResponseUsage {
     inputAudioTokens: usage.input_token_details?.audio_tokens ?? 0,
     outputAudioTokens: usage.output_token_details?.audio_tokens ?? 0,
     cachedTokens: usage.input_token_details?.cached_tokens ?? 0,
+    cachedAudioTokens: usage.input_token_details?.cached_tokens_details?.audio_tokens,
+    cachedTextTokens: usage.input_token_details?.cached_tokens_details?.text_tokens,
   };
 }
 

@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { CallsHealthIndicator } from './calls.health';
 import { ProcessHealthIndicator } from './process.health';
+import { RecordsHealthIndicator } from '../records/records.health';
 
 const HEAP_LIMIT_BYTES = 1536 * 1024 * 1024;
 
@@ -14,6 +15,7 @@ export class HealthController {
     private readonly memory: MemoryHealthIndicator,
     private readonly calls: CallsHealthIndicator,
     private readonly runtime: ProcessHealthIndicator,
+    private readonly records: RecordsHealthIndicator,
   ) {}
 
   @Get()
@@ -21,7 +23,8 @@ export class HealthController {
   @ApiOperation({
     summary: 'Everything, with details: 503 unless configured, below capacity, not draining, event loop responsive and heap in bounds',
     description:
-      'Also reports active calls, capacity, uptime, memory, event-loop delay and model reachability (degraded, still 200, when the last model connections failed).',
+      'Also reports active calls, capacity, uptime, memory, event-loop delay, model reachability (degraded, still 200, when the last model connections failed), ' +
+      'the call-records database and the post-call webhook (degraded, still 200, while writes or deliveries fail).',
   })
   check() {
     return this.health.check([
@@ -32,6 +35,8 @@ export class HealthController {
       () => this.memory.checkHeap('heap', HEAP_LIMIT_BYTES),
       () => this.runtime.process(),
       () => this.calls.modelReachability(),
+      () => this.records.database(),
+      () => this.records.postCallWebhook(),
     ]);
   }
 

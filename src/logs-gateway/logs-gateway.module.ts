@@ -14,6 +14,6 @@ import { SessionConfigController } from './session-config.controller';
   imports: [CallGatewayModule, OpenAIModule, ToolsModule],
   controllers: [SessionConfigController],
   providers: [LogsGateway, LegacyLogsGateway, DashboardAuth, DashboardAuthGuard, LiveCallsStore, OperatorCommandsService],
-  exports: [LogsGateway, LegacyLogsGateway],
+  exports: [LogsGateway, LegacyLogsGateway, DashboardAuth, DashboardAuthGuard],
 })
 export class LogsGatewayModule {}

@@ -48,7 +48,22 @@ export class SessionConfigService {
 
   update(patch: Partial<AgentSettings>): AgentSettings {
     this.settings = { ...this.settings, ...patch };
+    for (const listener of this.changeListeners) listener(this.settings);
     return this.settings;
+  }
+
+  // Persistence hook (src/records keeps the saved settings across restarts).
+  private readonly changeListeners = new Set<(settings: AgentSettings) => void>();
+
+  /** Called with the settings after each update (e.g. to save them); returns an unsubscribe function. */
+  onChange(listener: (settings: AgentSettings) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Puts back settings saved before a restart, without announcing a change. */
+  restore(settings: AgentSettings): void {
+    this.settings = settings;
   }
 
   /** The `session.update` for a new call: mu-law in and out (Twilio's format, no transcoding), server-side VAD, transcription on. */

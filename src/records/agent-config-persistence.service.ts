@@ -1,0 +1,80 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { SessionConfigService, type AgentSettings } from '../openai/session-config.service';
+import { RecordsRepository } from './records.repository';
+import { RecordsStore } from './records-store.service';
+
+/**
+ * Keeps the agent configuration saved from the dashboard across restarts: each save becomes a new
+ * version in agent_configs, and the latest version is put back at start-up. Without a database the
+ * configuration lives in memory, as before.
+ */
+@Injectable()
+export class AgentConfigPersistence implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(AgentConfigPersistence.name);
+  private unsubscribe: () => void = () => undefined;
+  /** The saved version new calls start with; null = the environment's defaults. */
+  version: number | null = null;
+  /** Saves run one after another, so versions follow the order of the changes. */
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: RecordsStore,
+    private readonly sessionConfig: SessionConfigService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (!this.store.enabled) return;
+    this.unsubscribe = this.sessionConfig.onChange((settings) => this.save(settings));
+    await this.store.started;
+    let restored = false;
+    // Also when the database comes up later than start-up, unless the operator has saved meanwhile.
+    this.store.whenOpen(() => {
+      if (restored || this.version !== null) return;
+      restored = true;
+      void this.restore();
+    });
+    await this.saving;
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+  }
+
+  private restore(): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      try {
+        const saved = await RecordsRepository.latestAgentConfig(this.store.db);
+        if (!saved || !isAgentSettings(saved.settings)) return;
+        this.sessionConfig.restore(saved.settings);
+        this.version = saved.version;
+        this.logger.log(`agent configuration version ${saved.version} restored`);
+      } catch (err) {
+        this.logger.warn({ err }, 'could not read the saved agent configuration; using the environment defaults');
+      }
+    });
+    return this.saving;
+  }
+
+  private save(settings: AgentSettings): void {
+    this.saving = this.saving.then(async () => {
+      try {
+        this.version = await RecordsRepository.saveAgentConfig(this.store.db, settings);
+      } catch (err) {
+        this.logger.warn({ err }, 'could not save the agent configuration: it applies until the server restarts');
+      }
+    });
+  }
+}
+
+/** What we saved is what we read back, but a row edited by hand must not break new calls. */
+function isAgentSettings(value: unknown): value is AgentSettings {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.instructions === 'string' &&
+    typeof v.voice === 'string' &&
+    typeof v.turnDetection === 'object' &&
+    v.turnDetection !== null &&
+    (v.enabledTools === null || (Array.isArray(v.enabledTools) && v.enabledTools.every((t) => typeof t === 'string')))
+  );
+}
