@@ -178,6 +178,9 @@ function onMessage(msg) {
     case 'usage':
       call.tokens += msg.totalTokens;
       break;
+    case 'cost':
+      call.costUsd = msg.totalUsd;
+      break;
     case 'error':
       addNote(call, `${msg.source} error: ${msg.message}`, true);
       break;
@@ -202,6 +205,8 @@ function newCall(info) {
     entries: new Map(),
     functionCalls: new Map(),
     tokens: 0,
+    /** USD so far (null: the model has no price; undefined: nothing priced yet). */
+    costUsd: info.costUsd,
     notes: 0,
   };
 }
@@ -333,7 +338,15 @@ function renderHeader() {
   const end = call.endedAt ?? Date.now();
   $('call-detail').textContent =
     `${call.callSid} · ${call.direction ?? 'inbound'} to ${call.to ?? '?'} · ${duration(end - call.startedAt)}` +
-    (call.tokens ? ` · ${call.tokens} tokens` : '');
+    (call.tokens ? ` · ${call.tokens} tokens` : '') +
+    costText(call.costUsd, Boolean(call.endedAt));
+}
+
+/** The call's cost so far, as the header shows it ('' before the first priced response). */
+function costText(usd, ended) {
+  if (usd === undefined) return '';
+  if (usd === null) return ' · cost unknown';
+  return ` · $${usd < 0.01 ? usd.toFixed(4) : usd.toFixed(2)}${ended ? '' : ' so far'}`;
 }
 
 function renderSelected() {

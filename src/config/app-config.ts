@@ -360,7 +360,9 @@ export class AppConfig {
 
   /** Values that must never reach a log line, whatever field or message they end up in. */
   get secrets(): string[] {
-    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.DASHBOARD_TOKEN, this.POST_CALL_WEBHOOK_SECRET, this.DATABASE_URL].filter((s): s is string => !!s);
+    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.DASHBOARD_TOKEN, this.POST_CALL_WEBHOOK_SECRET, this.DATABASE_URL].filter(
+      (s): s is string => !!s,
+    );
   }
 }
 

@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { CallsHealthIndicator } from './calls.health';
 import { ProcessHealthIndicator } from './process.health';
-import { RecordsHealthIndicator } from '../records/records.health';
+import { RecordsHealthIndicator } from './records.health';
 
 const HEAP_LIMIT_BYTES = 1536 * 1024 * 1024;
 

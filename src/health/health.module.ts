@@ -7,12 +7,13 @@ import { EventLoopMonitor } from './event-loop-monitor.service';
 import { HealthController } from './health.controller';
 import { ModelReachability } from './model-reachability.service';
 import { ProcessHealthIndicator } from './process.health';
+import { RecordsHealthIndicator } from './records.health';
 
 @Module({
   // Terminus's own logger would print every failed probe (e.g. each one at capacity) as an error;
   // failed probes are in the request log instead, at warn level.
   imports: [TerminusModule.forRoot({ logger: false }), CallGatewayModule, RecordsModule],
   controllers: [HealthController],
-  providers: [CallsHealthIndicator, ProcessHealthIndicator, EventLoopMonitor, ModelReachability],
+  providers: [CallsHealthIndicator, ProcessHealthIndicator, EventLoopMonitor, ModelReachability, RecordsHealthIndicator],
 })
 export class HealthModule {}

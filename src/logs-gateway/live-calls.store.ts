@@ -38,6 +38,8 @@ export interface LiveCallView {
   modelStatus: ModelStatus;
   transcript: TranscriptEntry[];
   functionCalls: FunctionCallEntry[];
+  /** USD so far, from the latest `cost` event; null = unknown (no price for the model); absent before the first response. */
+  costUsd?: number | null;
 }
 
 interface LiveCall extends LiveCallView {
@@ -99,6 +101,9 @@ export class LiveCallsStore implements OnModuleDestroy {
         return;
       case 'model.status':
         call.modelStatus = event.status;
+        return;
+      case 'cost':
+        call.costUsd = event.totalUsd;
         return;
       case 'transcript.delta': {
         const entry = this.entry(call, event.itemId, event.role);

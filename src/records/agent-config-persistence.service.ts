@@ -16,6 +16,15 @@ export class AgentConfigPersistence implements OnModuleInit, OnModuleDestroy {
   version: number | null = null;
   /** Saves run one after another, so versions follow the order of the changes. */
   private saving: Promise<void> = Promise.resolve();
+  private pending = 0;
+
+  /**
+   * The version of the settings in force now: a number at once, or a promise when a save is still
+   * on its way to the database (the settings already apply; their version number comes with the save).
+   */
+  currentVersion(): number | null | Promise<number | null> {
+    return this.pending === 0 ? this.version : this.saving.then(() => this.version);
+  }
 
   constructor(
     private readonly store: RecordsStore,
@@ -56,11 +65,15 @@ export class AgentConfigPersistence implements OnModuleInit, OnModuleDestroy {
   }
 
   private save(settings: AgentSettings): void {
+    this.pending++;
     this.saving = this.saving.then(async () => {
       try {
         this.version = await RecordsRepository.saveAgentConfig(this.store.db, settings);
       } catch (err) {
+        this.version = null;
         this.logger.warn({ err }, 'could not save the agent configuration: it applies until the server restarts');
+      } finally {
+        this.pending--;
       }
     });
   }

@@ -172,7 +172,7 @@ export class CallRecorder implements OnApplicationShutdown {
         engine: event.engine,
         model: event.model,
         voice: event.voice,
-        configVersion: this.agentConfig.version,
+        configVersion: null,
         instanceId: this.config.INSTANCE_ID,
         // Nothing used yet: free if the model has a price, unknown if it has none.
         costUsd: this.prices.knows(event.model) ? 0 : null,
@@ -185,6 +185,10 @@ export class CallRecorder implements OnApplicationShutdown {
       reconnects: 0,
     };
     this.live.set(event.callSid, recording);
+    const version = this.agentConfig.currentVersion();
+    if (typeof version === 'number' || version === null) recording.row.configVersion = version;
+    // Saved from the dashboard a moment ago: the number arrives with the save.
+    else void version.then((v) => ((recording.row.configVersion = v), this.writeCall(recording)));
     this.writeCall(recording);
     this.writeEvent(recording, event, Date.parse(event.ts) - startedAtMs);
   }

@@ -11,7 +11,6 @@ import { PostCallWebhook } from './post-call-webhook.service';
 import { PriceTable } from './price-table';
 import { RecordWriter } from './record-writer.service';
 import { RecordsController } from './records.controller';
-import { RecordsHealthIndicator } from './records.health';
 import { RecordsMetrics } from './records-metrics.service';
 import { RecordsStore } from './records-store.service';
 
@@ -32,8 +31,7 @@ import { RecordsStore } from './records-store.service';
     CostMeter,
     CallRecorder,
     PostCallWebhook,
-    RecordsHealthIndicator,
   ],
-  exports: [RecordsStore, RecordsHealthIndicator, PriceTable],
+  exports: [RecordsStore, RecordWriter, PostCallWebhook, PriceTable],
 })
 export class RecordsModule {}

@@ -290,9 +290,12 @@ export class RecordsRepository {
   }
 
   /** Removes calls and everything recorded under them. Returns how many calls went. */
-  static async deleteCalls(db: RecordsDb, which: { callSid: string } | { startedBefore: Date }): Promise<number> {
+  static async deleteCalls(db: RecordsDb, which: { callSid: string } | { startedBefore: Date; limit: number }): Promise<number> {
     return db.transaction(async (tx) => {
-      const match = 'callSid' in which ? eq(calls.callSid, which.callSid) : lt(calls.startedAt, which.startedBefore);
+      const match =
+        'callSid' in which
+          ? eq(calls.callSid, which.callSid)
+          : inArray(calls.callSid, tx.select({ sid: calls.callSid }).from(calls).where(lt(calls.startedAt, which.startedBefore)).limit(which.limit));
       const gone = await tx.delete(calls).where(match).returning({ callSid: calls.callSid });
       const sids = gone.map((g) => g.callSid);
       if (sids.length === 0) return 0;

@@ -39,6 +39,9 @@ export async function startTestApp(env: Record<string, string> = {}, extraTools:
     PUBLIC_URL: TEST_PUBLIC_URL,
     OPENAI_API_KEY: TEST_API_KEY,
     LOG_LEVEL: process.env.TEST_LOGS ? 'debug' : 'error',
+    // Call records need a database (1.6-3 s to start an embedded one): tests about records turn
+    // them on (test/records*.e2e-spec.ts); the others do not pay for them.
+    RECORDS: 'off',
     ...env,
   });
   if (opts.logs) {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { PostCallWebhook } from './post-call-webhook.service';
-import { RecordWriter } from './record-writer.service';
-import { RecordsStore } from './records-store.service';
+import { PostCallWebhook } from '../records/post-call-webhook.service';
+import { RecordWriter } from '../records/record-writer.service';
+import { RecordsStore } from '../records/records-store.service';
 
 /**
  * The records' part of /health. Never `down`: calls go on without the database, so taking this
