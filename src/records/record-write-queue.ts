@@ -100,13 +100,15 @@ export class RecordWriteQueue<T> {
     }
   }
 
-  private writeWithTimeout(batch: T[]): Promise<void> {
+  private async writeWithTimeout(batch: T[]): Promise<void> {
+    // A writer that throws at once (no database) fails like one that rejects, before any timer exists.
+    const writing = this.write(batch);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new WriteTimeoutError(`record write took longer than ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
       timer.unref();
     });
-    return Promise.race([this.write(batch), timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([writing, timeout]).finally(() => clearTimeout(timer));
   }
 }
 

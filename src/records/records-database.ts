@@ -54,6 +54,9 @@ export class RecordsDatabase {
       });
       // An idle client's socket error is emitted on the pool; unhandled it would kill the process.
       pool.on('error', (err) => RecordsDatabase.logger.warn({ err }, 'database connection lost'));
+      // A connection lost while checked out (e.g. stalled, then cut) errors on the client itself,
+      // where the pool does not listen: unheard, that would be an uncaught exception.
+      pool.on('connect', (client) => client.on('error', (err) => RecordsDatabase.logger.warn({ err }, 'database connection lost')));
       const db = drizzlePg(pool, { schema: recordsSchema });
       try {
         await migratePg(db, { migrationsFolder: MIGRATIONS_DIR, migrationsSchema });
@@ -61,7 +64,7 @@ export class RecordsDatabase {
         await pool.end().catch(() => undefined);
         throw err;
       }
-      return new RecordsDatabase(db as unknown as RecordsDb, 'postgres', () => pool.end());
+      return new RecordsDatabase(db as unknown as RecordsDb, 'postgres', () => endPool(pool));
     }
     const memory = options.dataDir === 'memory://';
     if (!memory) mkdirSync(resolve(options.dataDir), { recursive: true });
@@ -79,6 +82,17 @@ export class RecordsDatabase {
   async close(): Promise<void> {
     await this.release();
   }
+}
+
+/** How long closing waits for PostgreSQL to say goodbye: a stalled server never does. */
+const POOL_END_WAIT_MS = 2_000;
+
+/** pool.end() waits for every connection's close handshake, forever on a stalled server: bounded here. */
+async function endPool(pool: Pool): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), POOL_END_WAIT_MS)));
+  const outcome = await Promise.race([pool.end().then(() => 'ended' as const), gaveUp]).finally(() => clearTimeout(timer));
+  if (outcome === 'timeout') new Logger('RecordsDatabase').warn(`PostgreSQL did not close its connections within ${POOL_END_WAIT_MS} ms; leaving them`);
 }
 
 /**
