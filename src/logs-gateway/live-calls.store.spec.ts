@@ -22,6 +22,15 @@ function setup() {
 }
 
 describe('LiveCallsStore', () => {
+  it("keeps the call's cost so far from `cost` events (for a dashboard that joins mid-call)", () => {
+    const { store, publish, start } = setup();
+    start('CA1');
+    expect(store.snapshot()[0].costUsd).toBeUndefined();
+    publish('CA1', { type: 'cost', responseId: 'r1', model: 'gpt-realtime-2.1', usd: 0.01, totalUsd: 0.01 });
+    publish('CA1', { type: 'cost', responseId: 'r2', model: 'gpt-realtime-2.1', usd: 0.02, totalUsd: 0.03 });
+    expect(store.snapshot()[0].costUsd).toBe(0.03);
+  });
+
   it('assembles transcript deltas by item, marks barge-ins, and tracks function calls and model status', () => {
     const { store, publish, start } = setup();
     start('CA1');
