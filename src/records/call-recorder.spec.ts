@@ -71,7 +71,14 @@ describe('CallRecorder', () => {
     publish({ type: 'usage', responseId: 'resp_2', status: 'completed', model: 'gpt-realtime-2.1', ...USAGE, cachedAudioTokens: 200, cachedTextTokens: 0 });
     const prices = new PriceTable();
     const expected = prices.cost('gpt-realtime-2.1', USAGE)! + prices.cost('gpt-realtime-2.1', { ...USAGE, cachedAudioTokens: 200, cachedTextTokens: 0 })!;
-    expect(lastCall()).toMatchObject({ responses: 2, inputTokens: 2000, inputAudioTokens: 1200, inputTextTokens: 800, cachedTokens: 400, outputTextTokens: 200 });
+    expect(lastCall()).toMatchObject({
+      responses: 2,
+      inputTokens: 2000,
+      inputAudioTokens: 1200,
+      inputTextTokens: 800,
+      cachedTokens: 400,
+      outputTextTokens: 200,
+    });
     expect(lastCall().costUsd).toBeCloseTo(expected, 12);
     publish({ type: 'function_call.started', callId: 'call_1', name: 'slow', arguments: '{}' });
     publish({ type: 'barge_in', itemId: 'item_x', audioEndMs: 100, sentMs: 900 });
@@ -116,8 +123,18 @@ describe('CallRecorder', () => {
     );
     const costs: unknown[] = [];
     bus.subscribe((e) => e.type === 'cost' && costs.push(e.totalUsd));
-    bus.publish(SID, { type: 'call.started', streamSid: 'MZ', from: null, to: null, direction: null, startedAt: new Date().toISOString(), engine: 'realtime', model: 'gpt-realtime', voice: 'marin' });
-    expect((writes[0].row as { costUsd: unknown }).costUsd).toBeNull();
+    bus.publish(SID, {
+      type: 'call.started',
+      streamSid: 'MZ',
+      from: null,
+      to: null,
+      direction: null,
+      startedAt: new Date().toISOString(),
+      engine: 'realtime',
+      model: 'gpt-realtime',
+      voice: 'marin',
+    });
+    expect((writes[0] as { row: { costUsd: unknown } }).row.costUsd).toBeNull();
     bus.publish(SID, { type: 'usage', responseId: 'r', status: 'completed', model: 'gpt-realtime', ...USAGE });
     expect(costs).toEqual([null]);
     expect(([...writes].reverse().find((w) => w.kind === 'call')!.row as { costUsd: unknown }).costUsd).toBeNull();
@@ -126,7 +143,18 @@ describe('CallRecorder', () => {
   it('closes tool calls still running as cancelled, and queues the webhook when one is configured', () => {
     const { writes, publish } = setup({ POST_CALL_WEBHOOK_URL: 'https://hooks.example.test/calls', POST_CALL_WEBHOOK_SECRET: 'secret-0123456789abcdef' });
     publish({ type: 'function_call.started', callId: 'call_1', name: 'slow', arguments: '{}' });
-    publish({ type: 'call.ended', reason: 'operator', durationMs: 5, framesIn: 0, framesOut: 0, badFrames: 0, lateDeltasDropped: 0, firstAudioMs: null, bargeIns: 0, reconnects: 0 });
+    publish({
+      type: 'call.ended',
+      reason: 'operator',
+      durationMs: 5,
+      framesIn: 0,
+      framesOut: 0,
+      badFrames: 0,
+      lateDeltasDropped: 0,
+      firstAudioMs: null,
+      bargeIns: 0,
+      reconnects: 0,
+    });
     const tools = writes.filter((w) => w.kind === 'tool').map((w) => (w.row as { outcome: string }).outcome);
     expect(tools).toEqual(['running', 'cancelled']);
     expect(writes.at(-1)).toEqual({ kind: 'webhook', callSid: SID, url: 'https://hooks.example.test/calls' });
