@@ -32,12 +32,12 @@ class Receiver {
   ) {}
 
   static async start(statuses: number[] = [], delayMs = 0): Promise<Receiver> {
-    let receiver: Receiver | undefined;
+    const ref: { receiver?: Receiver } = {};
     const server = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
-        const r = receiver!;
+        const r = ref.receiver!;
         r.inFlight++;
         r.maxInFlight = Math.max(r.maxInFlight, r.inFlight);
         setTimeout(() => {
@@ -49,8 +49,8 @@ class Receiver {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/call-ended`, statuses, delayMs);
-    return receiver;
+    ref.receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/call-ended`, statuses, delayMs);
+    return ref.receiver;
   }
 
   close(): Promise<void> {
@@ -100,7 +100,7 @@ test('delivers each ended call once, signed, with an idempotency key; retried af
   expect([failed.headers['x-delivery-attempt'], delivered.headers['x-delivery-attempt']]).toEqual(['1', '2']);
   const body = JSON.parse(delivered.body);
   expect(body).toMatchObject({ type: 'call.ended', call: { callSid, endReason: 'caller-hung-up', transcript: [{ role: 'user', text: 'Goodbye' }] } });
-  expect(body.call).toEqual((await (await fetch(`${app.httpUrl}/calls/${callSid}`)).json()) as unknown);
+  expect(body.call).toEqual(await (await fetch(`${app.httpUrl}/calls/${callSid}`)).json());
   // The signature covers the exact bytes: a changed body does not verify.
   expect(verifyWebhook(SECRET, delivered.body.replace('Goodbye', 'Goodbye!'), delivered.headers['x-signature'] as string)).toBe(false);
   expect(receiver.maxInFlight).toBe(1);

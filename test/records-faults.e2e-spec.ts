@@ -19,9 +19,9 @@ class DatabaseProxy {
   ) {}
 
   static async start(target: { host: string; port: number } | null): Promise<DatabaseProxy> {
-    let proxy: DatabaseProxy | undefined;
+    const ref: { proxy?: DatabaseProxy } = {};
     const server = createServer((client) => {
-      const p = proxy!;
+      const p = ref.proxy!;
       if (p.mode === 'down') return void client.destroy();
       p.sockets.add(client);
       client.on('close', () => p.sockets.delete(client));
@@ -39,8 +39,8 @@ class DatabaseProxy {
       upstream.on('data', (d) => p.mode === 'pass' && client.write(d));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new DatabaseProxy(server, (server.address() as AddressInfo).port);
-    return proxy;
+    ref.proxy = new DatabaseProxy(server, (server.address() as AddressInfo).port);
+    return ref.proxy;
   }
 
   /** Stop answering: bytes are swallowed, connections stay open. */

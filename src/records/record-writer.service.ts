@@ -92,7 +92,7 @@ export class RecordWriter {
       for (const listener of this.flushedListeners) listener(count);
       return;
     }
-    if (err) this.lastError = (err as Error).message ?? String(err);
+    if (err) this.lastError = err instanceof Error ? err.message : JSON.stringify(err);
     if (!this.burst) {
       this.burst = { since: Date.now(), failed: 0, dropped: 0 };
       if (outcome === 'failed')

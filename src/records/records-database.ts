@@ -64,7 +64,7 @@ export class RecordsDatabase {
         await pool.end().catch(() => undefined);
         throw err;
       }
-      return new RecordsDatabase(db as unknown as RecordsDb, 'postgres', () => endPool(pool));
+      return new RecordsDatabase(db, 'postgres', () => endPool(pool));
     }
     const memory = options.dataDir === 'memory://';
     if (!memory) mkdirSync(resolve(options.dataDir), { recursive: true });
@@ -76,7 +76,7 @@ export class RecordsDatabase {
       await client.close().catch(() => undefined);
       throw err;
     }
-    return new RecordsDatabase(db as unknown as RecordsDb, 'pglite', () => client.close());
+    return new RecordsDatabase(db, 'pglite', () => client.close());
   }
 
   async close(): Promise<void> {

@@ -42,14 +42,15 @@ export async function openTestDatabase(kind: 'pglite' | 'postgres'): Promise<Tes
     const database = await RecordsDatabase.open({ dataDir: 'memory://', statementTimeoutMs: 5000 });
     return { database, cleanup: () => database.close() };
   }
-  const { url, schema, drop } = await createTestSchema();
+  const created = await createTestSchema();
+  const { url, schema } = created;
   const database = await RecordsDatabase.open({ url, dataDir: 'unused', statementTimeoutMs: 5000, migrationsSchema: schema });
   return {
     database,
     url,
     cleanup: async () => {
       await database.close();
-      await drop();
+      await created.drop();
     },
   };
 }
