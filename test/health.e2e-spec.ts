@@ -36,7 +36,8 @@ describe('health endpoints', () => {
   });
 
   it('normal: live, ready and healthy, with details (calls, capacity, heap, event loop, uptime, model)', async () => {
-    app = await startTestApp();
+    // Normal means signed: an unsigned server is healthy but warns (see security.e2e-spec.ts).
+    app = await startTestApp({ TWILIO_AUTH_TOKEN: 'twilio-auth-token-for-tests' });
     const { live, ready, health } = await probeAll(app);
     expect(live.status).toBe(200);
     expect(live.body.details.process).toMatchObject({ status: 'up', pid: process.pid });
@@ -54,7 +55,8 @@ describe('health endpoints', () => {
     expect(d.process.uptimeS).toBeGreaterThanOrEqual(0);
     expect(d.process.rssMb).toBeGreaterThan(0);
     expect(d.process.loadAverage).toHaveLength(3);
-    expect(d.model).toMatchObject({ status: 'up', reachable: true, recent: 0, failures: 0 });
+    expect(d.model).toMatchObject({ status: 'up', reachable: true, recent: 0, failures: 0, problem: null });
+    expect(d.warnings).toEqual({ status: 'up', warnings: [] });
   });
 
   it('at capacity: not ready (503), /health 503, still live', async () => {
@@ -106,8 +108,8 @@ describe('health endpoints', () => {
   });
 
   it('model unreachable: /health reports it as degraded (still 200) after 3 failed connections; readiness unaffected', async () => {
-    fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-some-other-key-0000' });
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+    // Nothing listens there: a network failure, which may be transient, so it takes three in a row.
+    app = await startTestApp({ OPENAI_REALTIME_URL: 'ws://127.0.0.1:9/v1/realtime', MODEL_RECONNECT_MAX_ATTEMPTS: '1', MODEL_RECONNECT_BASE_DELAY_MS: '10' });
     for (let i = 0; i < 3; i++) {
       const sid = callSid();
       const twiml = await postTwiml(app, { CallSid: sid });
@@ -127,7 +129,27 @@ describe('health endpoints', () => {
       failures: 3,
       consecutiveFailures: 3,
       lastSuccessAt: null,
+      problem: { kind: 'network', message: expect.stringMatching(/check OPENAI_REALTIME_URL/) },
+    });
+  });
+
+  it('model key refused: /health is degraded at the first refusal, naming OPENAI_API_KEY (a refused key never gets better)', async () => {
+    fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-some-other-key-0000' });
+    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+    const sid = callSid();
+    const twiml = await postTwiml(app, { CallSid: sid });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
+    expect((await call.waitForClose()).code).toBe(1011);
+    const { ready, health } = await probeAll(app);
+    expect(ready.status).toBe(200);
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe('degraded');
+    expect(health.body.details.model).toMatchObject({
+      status: 'degraded',
+      reachable: false,
+      failures: 1,
       lastFailure: expect.stringContaining('401'),
+      problem: { kind: 'auth', message: 'the Realtime API refused the key (401): check OPENAI_API_KEY' },
     });
   });
 

@@ -163,9 +163,9 @@ describe('HTTP endpoints', () => {
   });
 
   it('serves status, public URL, tools, health and Swagger docs', async () => {
-    app = await startTestApp();
+    app = await startTestApp({ TWILIO_AUTH_TOKEN: AUTH_TOKEN }); // signed: nothing to warn about
     const status = await getJson(`${app.httpUrl}/`);
-    expect(status).toMatchObject({ status: 'ok', activeCalls: 0, capacity: 100, missingConfig: [] });
+    expect(status).toMatchObject({ status: 'ok', activeCalls: 0, capacity: 100, missingConfig: [], problems: [] });
 
     const urls = await getJson(`${app.httpUrl}/public-url`);
     expect(urls).toEqual({
