@@ -46,7 +46,8 @@ export class AppController {
 
   @Get()
   @ApiOperation({
-    summary: 'Service status, and what to fix: missing variables, a refused OpenAI key, unsafe settings. Production: status only, unless the dashboard token is sent',
+    summary:
+      'Service status, and what to fix: missing variables, a refused OpenAI key, unsafe settings. Production: status only, unless the dashboard token is sent',
   })
   @ApiOkResponse({ type: StatusDto })
   status(@Req() req: Request): StatusDto {

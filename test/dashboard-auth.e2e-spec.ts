@@ -112,7 +112,13 @@ describe('dashboard auth without DASHBOARD_TOKEN (a token generated for the run)
 
   it('refuses every connection without the token with 401, direct loopback ones included', async () => {
     // Once, loopback without forwarding headers was enough; behind a TCP forwarder or a Host-rewriting proxy that is every request.
-    const attempts: Record<string, string>[] = [{}, { origin: app.httpUrl }, { host: 'localhost' }, { 'x-forwarded-for': '203.0.113.7' }, { host: 'evil.example' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { origin: app.httpUrl },
+      { host: 'localhost' },
+      { 'x-forwarded-for': '203.0.113.7' },
+      { host: 'evil.example' },
+    ];
     for (const headers of attempts) {
       expect((await upgradeStatus(app, '/ws/logs', headers)).status, JSON.stringify(headers)).toBe(401);
       expect((await upgradeStatus(app, '/logs', headers)).status, JSON.stringify(headers)).toBe(401);

@@ -106,8 +106,16 @@ describe('GET/PUT /session-config', () => {
     );
     expect(res.status).toBe(400);
     const messages: string[] = res.body.message;
-    for (const expected of [/voice must be one of/, /enabledTools: unknown tool "launch_rockets"/, /turnDetection\.threshold must not be greater than 1/, /property model should not exist/]) {
-      expect(messages.some((m) => expected.test(m)), `${expected} in ${JSON.stringify(messages)}`).toBe(true);
+    for (const expected of [
+      /voice must be one of/,
+      /enabledTools: unknown tool "launch_rockets"/,
+      /turnDetection\.threshold must not be greater than 1/,
+      /property model should not exist/,
+    ]) {
+      expect(
+        messages.some((m) => expected.test(m)),
+        `${expected} in ${JSON.stringify(messages)}`,
+      ).toBe(true);
     }
   });
 

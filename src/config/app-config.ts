@@ -395,7 +395,9 @@ function crossChecks(config: AppConfig, bad: Set<string>): string[] {
   }
   const connectionsChecked = !bad.has('HTTP_MAX_CONNECTIONS') && !bad.has('MAX_CONCURRENT_CALLS');
   if (connectionsChecked && config.HTTP_MAX_CONNECTIONS !== undefined && config.HTTP_MAX_CONNECTIONS <= config.MAX_CONCURRENT_CALLS) {
-    lines.push('HTTP_MAX_CONNECTIONS: must be above MAX_CONCURRENT_CALLS (each live call holds a connection); leave it unset for 2 × MAX_CONCURRENT_CALLS + 100');
+    lines.push(
+      'HTTP_MAX_CONNECTIONS: must be above MAX_CONCURRENT_CALLS (each live call holds a connection); leave it unset for 2 × MAX_CONCURRENT_CALLS + 100',
+    );
   }
   return lines;
 }

@@ -47,7 +47,9 @@ export class HealthController {
 
   @Get('live')
   @HealthCheck()
-  @ApiOperation({ summary: 'Liveness: 200 whenever the process can answer (restart it if this fails). Production: status only, unless the dashboard token is sent' })
+  @ApiOperation({
+    summary: 'Liveness: 200 whenever the process can answer (restart it if this fails). Production: status only, unless the dashboard token is sent',
+  })
   live(@Req() req: Request) {
     return this.forProbe(req, () => this.health.check([() => this.runtime.process()]));
   }

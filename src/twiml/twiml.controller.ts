@@ -1,5 +1,15 @@
 import { Body, Controller, Get, Header, HttpCode, Logger, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiConsumes, ApiForbiddenResponse, ApiUnsupportedMediaTypeResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConsumes,
+  ApiForbiddenResponse,
+  ApiUnsupportedMediaTypeResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AppConfig } from '../config/app-config';
 import { CallRegistry } from '../call-gateway/call-registry.service';
 import { TwilioSignatureGuard } from './twilio-signature.guard';
