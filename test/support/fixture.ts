@@ -87,7 +87,7 @@ export const test = base.extend<CallFixtures>({
   },
 
   placeCall: async ({ realtime }, use) => {
-    const calls: TwilioCallSimulator[] = [];
+    let calls: TwilioCallSimulator[] = [];
     // The emulator cannot tell which call a connection belongs to, only the order they came in:
     // placements on one emulator take turns from the webhook until their pre-dial has arrived.
     const turns = new Map<FakeRealtimeServer, Promise<void>>();
@@ -124,6 +124,8 @@ export const test = base.extend<CallFixtures>({
             await opts.beforeStream?.(connection);
           },
         });
+        // Only calls still open need closing: keeping ended ones would hold their recordings (churn measures the heap).
+        calls = calls.filter((c) => !c.closed);
         calls.push(placed.call);
         return { call: placed.call, model, callSid, twiml: placed.twiml };
       } finally {
