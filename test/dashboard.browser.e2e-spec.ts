@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { describe } from 'vitest';
 import { expect, test } from './support/fixture';
 import { chunks, testAudio } from './support/test-app';
@@ -30,16 +30,16 @@ interface OpenedPage {
 /** `openPage`: a fresh headless Chromium profile, closed and deleted after the test. */
 const it = test.extend<{ openPage: () => Promise<OpenedPage> }>({
   openPage: async ({}, use) => {
-    const opened: { close(): Promise<void>; profile: string }[] = [];
+    const opened: { browser: BrowserContext; profile: string }[] = [];
     await use(async () => {
       if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
       const profile = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
       const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-      opened.push({ close: () => browser.close(), profile });
+      opened.push({ browser, profile });
       return watch(browser.pages()[0] ?? (await browser.newPage()));
     });
-    for (const { close, profile } of opened) {
-      await close();
+    for (const { browser, profile } of opened) {
+      await browser.close();
       rmSync(profile, { recursive: true, force: true });
     }
   },

@@ -96,7 +96,11 @@ describe('health endpoints', () => {
     expect(ready.body.error.eventLoop.delayMaxMs).toBeGreaterThanOrEqual(150);
   });
 
-  it('model unreachable: /health reports it as degraded (still 200) after 3 failed connections; readiness unaffected', async ({ startRealtime, startApp, placeCall }) => {
+  it('model unreachable: /health reports it as degraded (still 200) after 3 failed connections; readiness unaffected', async ({
+    startRealtime,
+    startApp,
+    placeCall,
+  }) => {
     const refusing = await startRealtime({ requireApiKey: 'sk-some-other-key-0000' });
     const app = await startApp({ OPENAI_REALTIME_URL: refusing.url });
     for (let i = 0; i < 3; i++) {

@@ -29,7 +29,11 @@ describe('hostile input', () => {
       const params = twimlParameters((await postTwiml(app, { CallSid: sid })).body);
       const other = twimlParameters((await postTwiml(app, { CallSid: newCallSid() })).body);
       await fake.waitForConnection(1);
-      const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: tamper(params, other), headers: streamHeaders(app) });
+      const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, {
+        callSid: sid,
+        customParameters: tamper(params, other),
+        headers: streamHeaders(app),
+      });
       expect((await call.waitForClose()).code).toBe(1008);
       expect(fake.connections).toHaveLength(2); // only the two pre-dials: the stream dialled nothing
       await normalCallWorks(placeCall, app, 2);

@@ -122,7 +122,11 @@ describe('GET /metrics', () => {
     await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_dashboard_clients')).toBe(0));
   });
 
-  it('counts a reconnection mid-call: started, succeeded, its duration, and caller audio beyond the reconnect buffer', async ({ realtime: fake, startApp, placeCall }) => {
+  it('counts a reconnection mid-call: started, succeeded, its duration, and caller audio beyond the reconnect buffer', async ({
+    realtime: fake,
+    startApp,
+    placeCall,
+  }) => {
     const app = await startApp({ RECONNECT_AUDIO_BUFFER_MS: '100' }); // holds 5 frames
     const dashboard = await LogsClient.connect(app);
     const { call, model } = await placeCall(app);

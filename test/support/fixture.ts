@@ -91,7 +91,10 @@ export const test = base.extend<CallFixtures>({
     // The emulator cannot tell which call a connection belongs to, only the order they came in:
     // placements on one emulator take turns from the webhook until their pre-dial has arrived.
     const turns = new Map<FakeRealtimeServer, Promise<void>>();
-    const place = async (app: SignedApp, opts: PlaceCallOptions & { withModel?: boolean } = {}): Promise<UnansweredCall & { model?: FakeRealtimeConnection }> => {
+    const place = async (
+      app: SignedApp,
+      opts: PlaceCallOptions & { withModel?: boolean } = {},
+    ): Promise<UnansweredCall & { model?: FakeRealtimeConnection }> => {
       const server = opts.realtime ?? realtime;
       const previous = turns.get(server) ?? Promise.resolve();
       let release = (): void => undefined;

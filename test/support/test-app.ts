@@ -113,13 +113,6 @@ export async function postTwiml(
   return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') };
 }
 
-let sidCounter = 0;
-/** A Twilio-shaped CallSid (CA + 32 hex), unique per test run. */
-export function callSid(): string {
-  sidCounter++;
-  return 'CA' + (Date.now().toString(16) + sidCounter.toString(16).padStart(8, '0')).padStart(32, '0').slice(-32);
-}
-
 /** Deterministic, distinct mu-law-ish bytes, so reordering or mixing audio shows up in comparisons. */
 export function testAudio(bytes: number, seed: number): Buffer {
   const out = Buffer.alloc(bytes);
