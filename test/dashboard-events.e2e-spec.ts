@@ -7,7 +7,18 @@ import { chunks, testAudio } from './support/test-app';
 
 /** The documented contract (README, "Call events"): required and optional fields of each call event. */
 const CONTRACT: Record<string, { required: Record<string, string>; optional?: Record<string, string> }> = {
-  'call.started': { required: { streamSid: 'string', from: 'string', to: 'string', direction: 'string', startedAt: 'string' } },
+  'call.started': {
+    required: {
+      streamSid: 'string',
+      from: 'string',
+      to: 'string',
+      direction: 'string',
+      startedAt: 'string',
+      engine: 'string',
+      model: 'string',
+      voice: 'string',
+    },
+  },
   'call.ended': {
     required: {
       reason: 'string',
@@ -17,11 +28,22 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
       badFrames: 'number',
       lateDeltasDropped: 'number',
       firstAudioMs: 'number|null',
+      bargeIns: 'number',
+      reconnects: 'number',
     },
+    optional: { detail: 'string' },
   },
   'model.status': {
     required: { status: 'string' },
-    optional: { connectMs: 'number', detail: 'string', attempt: 'number', reconnectMs: 'number', heldFrames: 'number', droppedFrames: 'number' },
+    optional: {
+      connectMs: 'number',
+      detail: 'string',
+      attempt: 'number',
+      reconnectMs: 'number',
+      heldFrames: 'number',
+      droppedFrames: 'number',
+      problem: 'object',
+    },
   },
   'transcript.delta': { required: { role: 'string', itemId: 'string', delta: 'string' } },
   'transcript.done': { required: { role: 'string', itemId: 'string', text: 'string' } },
@@ -36,6 +58,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
     required: {
       responseId: 'string',
       status: 'string',
+      model: 'string',
       inputTokens: 'number',
       outputTokens: 'number',
       totalTokens: 'number',
