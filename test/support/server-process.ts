@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { loadAppConfig } from '../../src/config/app-config';
 import type { TestApp } from './test-app';
 
 const ROOT = join(__dirname, '..', '..');
@@ -15,8 +16,10 @@ async function freePort(): Promise<number> {
 
 export interface ServerProcess {
   child: ChildProcess;
-  /** TestApp-shaped URLs, so the call helpers work against the child too. */
-  urls: Pick<TestApp, 'httpUrl' | 'wsUrl'>;
+  /** TestApp-shaped URLs and config (read from the child's env), so the fixture's placeCall and
+   * postTwiml work against the child too, signatures included. (Not its dashboard token: a generated
+   * one exists only in the child, which prints it on stderr.) */
+  urls: Pick<TestApp, 'httpUrl' | 'wsUrl' | 'config'>;
   /** Everything it printed, stdout and stderr interleaved. */
   output: () => string;
   /** The JSON log (stdout) and the terminal lines (stderr), apart. */
@@ -25,12 +28,13 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function spawnServer(env: Record<string, string>, port: number) {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), LOG_LEVEL: 'info', ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** What the child runs with: a clean environment (no developer's variables), plus `env`. Unsigned tests say so, as a user must. */
+function childEnv(env: Record<string, string>, port: number): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), LOG_LEVEL: 'info', ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true', ...env };
+}
+
+function spawnServer(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let stdout = '';
   let stderr = '';
@@ -44,7 +48,7 @@ function spawnServer(env: Record<string, string>, port: number) {
 
 /** Runs `node dist/main.js` with `env` and waits for it to exit (start-up refusals): its exit code and what it printed. */
 export async function runServerToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const server = spawnServer(env, await freePort());
+  const server = spawnServer(childEnv(env, await freePort()));
   const timer = setTimeout(() => server.child.kill('SIGKILL'), timeoutMs);
   const { code } = await server.exited;
   clearTimeout(timer);
@@ -54,7 +58,9 @@ export async function runServerToExit(env: Record<string, string>, timeoutMs = 1
 /** Runs `node dist/main.js` (built by test/global-setup.ts) like production does, and waits until it answers HTTP. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const { child, exited, output, stdout, stderr } = spawnServer(env, port);
+  const fullEnv = childEnv(env, port);
+  const config = loadAppConfig(fullEnv);
+  const { child, exited, output, stdout, stderr } = spawnServer(fullEnv);
   const httpUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -67,7 +73,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  return { child, urls: { httpUrl, wsUrl: `ws://127.0.0.1:${port}` }, output, stdout, stderr, exited };
+  return { child, urls: { httpUrl, wsUrl: `ws://127.0.0.1:${port}`, config }, output, stdout, stderr, exited };
 }
 
 /** Polls `probe` until it returns true (for state observed over HTTP from another process). */
