@@ -9,7 +9,7 @@ import { afterEach, vi } from 'vitest';
 import { verifyWebhook } from '../src/records/webhook-signature';
 import { expect, test } from './support/fixture';
 import { scrape, valueOf } from './support/metrics-client';
-import { startTestApp, TEST_AUTH_TOKEN, type TestApp } from './support/test-app';
+import { operatorHeaders, startTestApp, TEST_AUTH_TOKEN, type TestApp } from './support/test-app';
 
 const SECRET = 'post-call-secret-0123456789';
 
@@ -86,6 +86,14 @@ test('delivers each ended call once, signed, with an idempotency key; retried af
   const app = await startApp(webhookEnv(receiver.url, dataDir()));
   const { call, model, callSid } = await placeCall(app);
   model.userTranscript(model.speechStarted(), 'Goodbye');
+  // The transcript travels on the model's socket, the hang-up on Twilio's: let it arrive first.
+  await vi.waitFor(
+    async () => {
+      const res = await fetch(`${app.httpUrl}/calls/${callSid}`, { headers: operatorHeaders(app) });
+      expect(((await res.json()) as { transcript: unknown[] }).transcript).toHaveLength(1);
+    },
+    { timeout: 5000, interval: 50 },
+  );
   call.sendStop();
 
   await vi.waitFor(() => expect(receiver.deliveries.map((d) => d.status)).toEqual([500, 200]), { timeout: 8000, interval: 50 });
@@ -100,7 +108,7 @@ test('delivers each ended call once, signed, with an idempotency key; retried af
   expect([failed.headers['x-delivery-attempt'], delivered.headers['x-delivery-attempt']]).toEqual(['1', '2']);
   const body = JSON.parse(delivered.body);
   expect(body).toMatchObject({ type: 'call.ended', call: { callSid, endReason: 'caller-hung-up', transcript: [{ role: 'user', text: 'Goodbye' }] } });
-  expect(body.call).toEqual(await (await fetch(`${app.httpUrl}/calls/${callSid}`)).json());
+  expect(body.call).toEqual(await (await fetch(`${app.httpUrl}/calls/${callSid}`, { headers: operatorHeaders(app) })).json());
   // The signature covers the exact bytes: a changed body does not verify.
   expect(verifyWebhook(SECRET, delivered.body.replace('Goodbye', 'Goodbye!'), delivered.headers['x-signature'] as string)).toBe(false);
   expect(receiver.maxInFlight).toBe(1);
@@ -109,7 +117,7 @@ test('delivers each ended call once, signed, with an idempotency key; retried af
   const metrics = await scrape(app);
   expect(valueOf(metrics, 'voice_agent_post_call_webhooks_total', { outcome: 'failed' })).toBe(1);
   expect(valueOf(metrics, 'voice_agent_post_call_webhooks_total', { outcome: 'delivered' })).toBe(1);
-  const health: any = await (await fetch(`${app.httpUrl}/health`)).json();
+  const health: any = await (await fetch(`${app.httpUrl}/health`, { headers: operatorHeaders(app) })).json();
   expect(health.details.postCallWebhook).toMatchObject({
     status: 'up',
     delivered: 1,
@@ -132,7 +140,7 @@ test('a delivery still failing when the server stops is sent by the next server 
     const { call, callSid } = await placeCall(first);
     call.sendStop();
     await vi.waitFor(() => expect(down.deliveries.length).toBeGreaterThanOrEqual(1), { timeout: 8000, interval: 20 });
-    const res = await fetch(`${first.httpUrl}/health`);
+    const res = await fetch(`${first.httpUrl}/health`, { headers: operatorHeaders(first) });
     expect(res.status).toBe(200); // degraded, not down
     const health: any = await res.json();
     expect(health.status).toBe('degraded');

@@ -7,7 +7,7 @@ import { afterEach, describe, vi } from 'vitest';
 import { expect, test, type PlacedCall } from './support/fixture';
 import { scrape, valueOf } from './support/metrics-client';
 import { createTestSchema } from './support/records-db';
-import { chunks, testAudio, type TestApp } from './support/test-app';
+import { chunks, operatorHeaders, testAudio, type TestApp } from './support/test-app';
 
 /** A TCP proxy to `target` that can stop forwarding (stall) or cut every connection and refuse new ones (down). */
 class DatabaseProxy {
@@ -92,7 +92,7 @@ async function expectWritesFailedAndDegraded(app: TestApp): Promise<void> {
     },
     { timeout: 10_000, interval: 100 },
   );
-  const res = await fetch(`${app.httpUrl}/health`);
+  const res = await fetch(`${app.httpUrl}/health`, { headers: operatorHeaders(app) });
   expect(res.status).toBe(200);
   const health: any = await res.json();
   expect(health.details.database).toMatchObject({ status: 'degraded' });
@@ -111,7 +111,7 @@ describe('a database that never answers or is not there', () => {
     const placed = await placeCall(app);
     await talkAndHangUp(placed, 10);
     await expectWritesFailedAndDegraded(app);
-    expect((await fetch(`${app.httpUrl}/calls`)).status).toBe(503);
+    expect((await fetch(`${app.httpUrl}/calls`, { headers: operatorHeaders(app) })).status).toBe(503);
   });
 });
 
@@ -129,7 +129,7 @@ describe.runIf(process.env.DATABASE_URL)('PostgreSQL that fails mid-call', () =>
     // Recorded while the database works: the call is listed as live.
     await vi.waitFor(
       async () => {
-        const res = await fetch(`${app.httpUrl}/calls/${placed.callSid}`);
+        const res = await fetch(`${app.httpUrl}/calls/${placed.callSid}`, { headers: operatorHeaders(app) });
         expect(res.status).toBe(200);
       },
       { timeout: 5000, interval: 50 },

@@ -10,7 +10,7 @@ import { RecordRetention } from '../src/cleanup/record-retention.service';
 import { PriceTable } from '../src/records/price-table';
 import { expect, test } from './support/fixture';
 import { createTestSchema, TEST_DATABASES } from './support/records-db';
-import { chunks, startTestApp, testAudio, TEST_AUTH_TOKEN, type TestApp } from './support/test-app';
+import { chunks, operatorHeaders, startTestApp, testAudio, TEST_AUTH_TOKEN, type TestApp } from './support/test-app';
 
 const lookupOrder: AgentTool = {
   name: 'lookup_order',
@@ -36,13 +36,14 @@ async function storage(kind: 'pglite' | 'postgres'): Promise<Record<string, stri
   return { RECORDS: 'on', DATABASE_URL: schema.url };
 }
 
-async function getJson(app: Pick<TestApp, 'httpUrl'>, path: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${app.httpUrl}${path}`);
+/** The records API with the app's dashboard token. */
+async function getJson(app: TestApp, path: string, method = 'GET'): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.httpUrl}${path}`, { method, headers: operatorHeaders(app) });
   return { status: res.status, body: res.status === 204 ? null : await res.json() };
 }
 
 /** Polls GET /calls/{sid} until the record satisfies `check`. */
-async function record(app: Pick<TestApp, 'httpUrl'>, callSid: string, check: (r: any) => void = (r) => expect(r.endedAt).not.toBeNull()): Promise<any> {
+async function record(app: TestApp, callSid: string, check: (r: any) => void = (r) => expect(r.endedAt).not.toBeNull()): Promise<any> {
   let last: any;
   await vi.waitFor(
     async () => {
@@ -68,7 +69,7 @@ describe.each(TEST_DATABASES)('call records (%s)', (kind) => {
       // Saved from the dashboard before the call: the call records its version.
       const put = await fetch(`${first.httpUrl}/session-config`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...operatorHeaders(first) },
         body: JSON.stringify({ instructions: 'You are the Acme order desk.' }),
       });
       expect(put.status).toBe(200);
@@ -162,8 +163,9 @@ describe.each(TEST_DATABASES)('call records (%s)', (kind) => {
     const olderRecord = await record(app, older.callSid);
     const newer = await placeCall(app);
     newer.model.userTranscript(newer.model.speechStarted(), 'Hello there');
+    await record(app, newer.callSid, (r) => expect(r.transcript).toHaveLength(1)); // reached the app before the hang-up
     newer.call.sendStop();
-    const newerRecord = await record(app, newer.callSid, (r) => expect(r.transcript).toHaveLength(1));
+    const newerRecord = await record(app, newer.callSid);
     expect(Date.parse(newerRecord.startedAt)).toBeGreaterThan(Date.parse(olderRecord.startedAt));
 
     // The sweeper's pass, 30 days after the newer call started: the older one is past retention.
@@ -172,19 +174,21 @@ describe.each(TEST_DATABASES)('call records (%s)', (kind) => {
     expect((await getJson(app, `/calls/${older.callSid}`)).status).toBe(404);
     expect((await getJson(app, `/calls/${newer.callSid}`)).status).toBe(200);
 
-    const del = await fetch(`${app.httpUrl}/calls/${newer.callSid}`, { method: 'DELETE' });
-    expect(del.status).toBe(204);
+    expect((await getJson(app, `/calls/${newer.callSid}`, 'DELETE')).status).toBe(204);
     expect((await getJson(app, `/calls/${newer.callSid}`)).status).toBe(404);
     expect((await getJson(app, `/calls/${newer.callSid}/events`)).status).toBe(404);
-    expect((await fetch(`${app.httpUrl}/calls/${newer.callSid}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await getJson(app, `/calls/${newer.callSid}`, 'DELETE')).status).toBe(404);
     expect((await getJson(app, '/calls')).body.calls).toEqual([]);
   });
 });
 
-test('the records API follows the dashboard rule: token required when DASHBOARD_TOKEN is set; bad input is a 400', async ({ startApp }) => {
+test('the records API follows the dashboard rule (the dashboard token, loopback included); bad input is a 400', async ({ startApp }) => {
   const app = await startApp({ ...(await storage('pglite')), DASHBOARD_TOKEN: 'records-token-0123456789' });
-  expect((await fetch(`${app.httpUrl}/calls`)).status).toBe(401);
-  expect((await fetch(`${app.httpUrl}/stats`)).status).toBe(401);
+  for (const path of ['/calls', '/stats', '/calls/CA0000000000000000000000000000dead', '/calls/CA0000000000000000000000000000dead/events']) {
+    expect([path, (await fetch(`${app.httpUrl}${path}`)).status]).toEqual([path, 401]);
+  }
+  expect((await fetch(`${app.httpUrl}/calls`, { headers: { authorization: 'Bearer not-the-token-000000' } })).status).toBe(401);
+  expect((await fetch(`${app.httpUrl}/calls/CA0000000000000000000000000000dead`, { method: 'DELETE' })).status).toBe(401);
   const auth = { authorization: 'Bearer records-token-0123456789' };
   const ok = await fetch(`${app.httpUrl}/calls?limit=5`, { headers: auth });
   expect(ok.status).toBe(200);
@@ -197,9 +201,9 @@ test('the records API follows the dashboard rule: token required when DASHBOARD_
 
 test('with RECORDS=off the API says so (503) and /health reports the store as disabled', async ({ startApp }) => {
   const app = await startApp({ RECORDS: 'off' });
-  const res = await fetch(`${app.httpUrl}/calls`);
+  const res = await fetch(`${app.httpUrl}/calls`, { headers: operatorHeaders(app) });
   expect(res.status).toBe(503);
   expect(((await res.json()) as { message: string }).message).toMatch(/RECORDS=off/);
-  const health: any = await (await fetch(`${app.httpUrl}/health`)).json();
+  const health: any = await (await fetch(`${app.httpUrl}/health`, { headers: operatorHeaders(app) })).json();
   expect(health.details.database).toEqual({ status: 'up', enabled: false });
 });

@@ -25,13 +25,12 @@ function setStatus(text) {
 async function api(path, method = 'GET') {
   const res = await fetch(path, { method, headers: state.token ? { Authorization: `Bearer ${state.token}` } : {} });
   if (res.status === 401) {
-    showSignIn(state.token ? 'That token was not accepted.' : 'This server needs the dashboard token (DASHBOARD_TOKEN).');
+    showSignIn(state.token ? 'That token was not accepted.' : 'This server needs the dashboard token (DASHBOARD_TOKEN, or the one it printed at start).');
     throw new Error('unauthorized');
   }
   if (res.status === 403) {
     $('history').hidden = true;
-    $('history-blocked').textContent =
-      'DASHBOARD_TOKEN is not set on the server, so the dashboard only works from the server itself (http://localhost). Set DASHBOARD_TOKEN to use it from elsewhere.';
+    $('history-blocked').textContent = 'The server refused access to the call records (HTTP 403).';
     $('history-blocked').hidden = false;
     throw new Error('forbidden');
   }

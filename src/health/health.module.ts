@@ -15,5 +15,6 @@ import { RecordsHealthIndicator } from './records.health';
   imports: [TerminusModule.forRoot({ logger: false }), CallGatewayModule, RecordsModule],
   controllers: [HealthController],
   providers: [CallsHealthIndicator, ProcessHealthIndicator, EventLoopMonitor, ModelReachability, RecordsHealthIndicator],
+  exports: [ModelReachability],
 })
 export class HealthModule {}

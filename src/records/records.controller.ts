@@ -13,7 +13,6 @@ import {
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -22,7 +21,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { DashboardAuthGuard } from '../logs-gateway/dashboard-auth.guard';
+import { DashboardAuthGuard } from '../access/dashboard-auth.guard';
 import { RecordsRepository, type CallRecord, type CallStats } from './records.repository';
 import { CallEventsDto, CallListDto, CallRecordDto, CallSidParamDto, CallStatsDto, ListCallsQueryDto, StatsQueryDto } from './records.dto';
 import { RecordsStore, StoreUnavailableError } from './records-store.service';
@@ -32,8 +31,7 @@ const DEFAULT_STATS_DAYS = 30;
 
 @ApiTags('call records')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'DASHBOARD_TOKEN is set and the request does not carry it as a Bearer token' })
-@ApiForbiddenResponse({ description: 'DASHBOARD_TOKEN is not set and the request is not a direct loopback one' })
+@ApiUnauthorizedResponse({ description: 'The request does not carry the dashboard token as a Bearer token' })
 @ApiServiceUnavailableResponse({ description: 'Records are disabled (RECORDS=off) or the database cannot be reached' })
 @Controller()
 @UseGuards(DashboardAuthGuard)

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CallGatewayModule } from '../call-gateway/call-gateway.module';
 import { AppConfig } from '../config/app-config';
-import { LogsGatewayModule } from '../logs-gateway/logs-gateway.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { OpenAIModule } from '../openai/openai.module';
 import { AgentConfigPersistence } from './agent-config-persistence.service';
@@ -20,7 +19,7 @@ import { RecordsStore } from './records-store.service';
  * the history API, the post-call webhook, and the saved agent configuration.
  */
 @Module({
-  imports: [CallGatewayModule, OpenAIModule, LogsGatewayModule, MetricsModule],
+  imports: [CallGatewayModule, OpenAIModule, MetricsModule],
   controllers: [RecordsController],
   providers: [
     { provide: PriceTable, useFactory: (config: AppConfig) => PriceTable.fromFile(config.PRICES_FILE), inject: [AppConfig] },
