@@ -31,7 +31,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
       bargeIns: 'number',
       reconnects: 'number',
     },
-    optional: { detail: 'string' },
+    optional: { detail: 'string', audioInMs: 'number', audioOutMs: 'number' },
   },
   'model.status': {
     required: { status: 'string' },
@@ -66,7 +66,10 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
       outputAudioTokens: 'number',
       cachedTokens: 'number',
     },
+    optional: { cachedAudioTokens: 'number', cachedTextTokens: 'number', billedSeconds: 'number' },
   },
+  // Published by the records' cost meter after each priced usage (null: the model has no price).
+  cost: { required: { responseId: 'string', model: 'string', usd: 'number|null', totalUsd: 'number|null' } },
   error: { required: { source: 'string', message: 'string' }, optional: { code: 'string' } },
 };
 

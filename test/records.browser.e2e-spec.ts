@@ -89,6 +89,15 @@ test('history: today’s totals, a searchable list, and a call page with transcr
   await live.model.audioResponse({ chunks: chunks(testAudio(1600, 2), 800), transcript: 'Hello!' });
   await page.locator('#call-detail', { hasText: /\$\d+\.\d+ so far/ }).waitFor();
 
+  // Records are written in batches, a moment after the events: the live call is listed once it is.
+  await vi.waitFor(
+    async () => {
+      const res = await fetch(`${app.httpUrl}/calls`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(((await res.json()) as { calls: unknown[] }).calls).toHaveLength(2);
+    },
+    { timeout: 8000, interval: 50 },
+  );
+
   // The history page, signed in with the same tab's token.
   await page.getByRole('link', { name: 'Call history' }).click();
   await page.locator('#today', { hasText: 'Calls2' }).waitFor(); // the past call and the live one
