@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Logger } from '@nestjs/common';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
+import { PgliteWorkerClient } from './pglite-worker-client';
 import { recordsSchema } from './records.schema';
 
 /** The versioned migrations (drizzle-kit's folder): two levels up from both src/records/ and dist/records/. */
@@ -22,7 +23,7 @@ export interface DatabaseOptions {
   url?: string;
   /** A directory, or `memory://` for a throwaway in-memory database (tests). */
   dataDir: string;
-  /** A statement or a connection attempt slower than this fails (PostgreSQL; PGlite runs in-process). */
+  /** A connection attempt or a statement slower than this fails (PostgreSQL; the write queue has its own limit for both). */
   statementTimeoutMs: number;
   /** Where drizzle keeps its record of applied migrations (default: the URL's search_path schema, else `drizzle`). */
   migrationsSchema?: string;
@@ -68,8 +69,9 @@ export class RecordsDatabase {
     }
     const memory = options.dataDir === 'memory://';
     if (!memory) mkdirSync(resolve(options.dataDir), { recursive: true });
-    const client = await PGlite.create(memory ? undefined : resolve(options.dataDir));
-    const db = drizzlePglite(client, { schema: recordsSchema });
+    // On its own thread: see PgliteWorkerClient. Drizzle's PGlite driver needs only query and transaction.
+    const client = await PgliteWorkerClient.start(memory ? undefined : resolve(options.dataDir));
+    const db = drizzlePglite({ client: client as unknown as PGlite, schema: recordsSchema });
     try {
       await migratePglite(db, { migrationsFolder: MIGRATIONS_DIR, migrationsSchema });
     } catch (err) {
