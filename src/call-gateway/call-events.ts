@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { RealtimeResponseUsage } from 'openai/resources/realtime/realtime';
 import type { ModelProblem } from '../openai/model-failure';
+import type { ResponseUsage } from '../openai/voice-engine';
+
+export type { ResponseUsage };
 
 /** Why a call ended. */
 export type CallEndReason =
@@ -20,16 +22,6 @@ export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
 /** Which voice API a call talks to. */
 export type VoiceEngineName = 'realtime' | 'live';
-
-/** Token counts of one model response, in our own names (OpenAI's usage object has changed shape before). */
-export interface ResponseUsage {
-  inputTokens: number;
-  outputTokens: number;
-  totalTokens: number;
-  inputAudioTokens: number;
-  outputAudioTokens: number;
-  cachedTokens: number;
-}
 
 /**
  * What happens in a call, in our own stable vocabulary (not raw OpenAI event names).
@@ -83,7 +75,8 @@ export type CallEventBody =
     }
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
-  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number }
+  /** The caller talked over the assistant: `itemId` is the item that was playing; `items` counts every item cut (later ones at 0 ms). */
+  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number; items: number }
   | { type: 'function_call.started'; callId: string; name: string; arguments: string }
   | {
       type: 'function_call.finished';
@@ -102,17 +95,6 @@ export type CallEventBody =
   | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string };
 
 export type CallEvent = CallEventBody & { callSid: string; ts: string };
-
-export function responseUsage(usage: RealtimeResponseUsage): ResponseUsage {
-  return {
-    inputTokens: usage.input_tokens ?? 0,
-    outputTokens: usage.output_tokens ?? 0,
-    totalTokens: usage.total_tokens ?? 0,
-    inputAudioTokens: usage.input_token_details?.audio_tokens ?? 0,
-    outputAudioTokens: usage.output_token_details?.audio_tokens ?? 0,
-    cachedTokens: usage.input_token_details?.cached_tokens ?? 0,
-  };
-}
 
 export type CallEventListener = (event: CallEvent) => void;
 

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Header, HttpCode, Logger, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, ConflictException, Controller, Get, Header, HttpCode, Logger, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiConflictResponse, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { AppConfig } from '../config/app-config';
 import { CallRegistry } from '../call-gateway/call-registry.service';
 import { TwilioSignatureGuard } from './twilio-signature.guard';
@@ -32,6 +32,7 @@ export class TwimlController {
   @ApiProduces('text/xml')
   @ApiOkResponse({ description: 'TwiML: <Connect><Stream> (or a busy / unavailable message and <Hangup/>)' })
   @ApiForbiddenResponse({ description: 'TWILIO_AUTH_TOKEN is set and the signature is missing or invalid' })
+  @ApiConflictResponse({ description: 'The CallSid was already answered: a replayed webhook' })
   answerPost(@Body() body: TwilioVoiceWebhookDto): string {
     return this.answer(body);
   }
@@ -68,6 +69,12 @@ export class TwimlController {
       return this.twiml.sayAndHangUp(this.config.AGENT_FALLBACK_MESSAGE);
     }
     const callSid = params.CallSid;
+    if (callSid && this.registry.wasAnswered(callSid)) {
+      // Twilio asks once per call (a retry of an unanswered request gets the reservation it made);
+      // a second request for an answered call is a replayed webhook, and must not mint a stream.
+      this.logger.warn({ callSid }, 'refused a second webhook for a call already answered (replay)');
+      throw new ConflictException('This call was already answered; a replayed webhook cannot start another stream');
+    }
     const reservation = callSid ? this.registry.reserve(callSid) : null;
     if (!reservation) {
       const why = !callSid ? 'no CallSid' : this.registry.draining ? 'draining' : `at capacity (${this.registry.capacity} calls)`;
