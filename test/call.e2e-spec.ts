@@ -1,22 +1,12 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { describe, vi } from 'vitest';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { expect, it } from './support/fixture';
+import { chunks, getJson, postTwiml, streamHeaders, testAudio } from './support/test-app';
 
 describe('a call', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('configures the model with GA session.update and relays audio both ways, in order, with marks', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, OPENAI_VOICE: 'cedar', AGENT_INSTRUCTIONS: 'Be a test agent.' });
-    const { call, model } = await placeCall(app, fake);
+  it('configures the model with GA session.update and relays audio both ways, in order, with marks', async ({ startApp, placeCall }) => {
+    const app = await startApp({ OPENAI_VOICE: 'cedar', AGENT_INSTRUCTIONS: 'Be a test agent.' });
+    const { call, model } = await placeCall(app);
 
     const update = model.received.find((e) => e.type === 'session.update');
     expect(update).toMatchObject({
@@ -65,10 +55,9 @@ describe('a call', () => {
     await call.waitForClose();
   });
 
-  it('lets the AI speak first when AGENT_GREETING is set', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, AGENT_GREETING: 'Greet the caller and offer help.' });
-    const { call, model } = await placeCall(app, fake);
+  it('lets the AI speak first when AGENT_GREETING is set', async ({ startApp, placeCall }) => {
+    const app = await startApp({ AGENT_GREETING: 'Greet the caller and offer help.' });
+    const { call, model } = await placeCall(app);
     const create = await model.waitFor('response.create');
     expect(create.response?.instructions).toBe('Greet the caller and offer help.');
     // The greeting is asked for after the session is configured.
@@ -81,20 +70,18 @@ describe('a call', () => {
     call.sendStop();
   });
 
-  it('does not ask for a greeting when AGENT_GREETING is empty', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const { call, model } = await placeCall(app, fake);
+  it('does not ask for a greeting when AGENT_GREETING is empty', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const { call, model } = await placeCall(app);
     call.sendDtmf('1'); // a later event as a sync point
     await model.waitFor('conversation.item.create');
     expect(model.received.some((e) => e.type === 'response.create')).toBe(false);
     call.sendStop();
   });
 
-  it('barge-in: clears playback and truncates at what the caller actually heard, dropping late deltas', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const { call, model } = await placeCall(app, fake);
+  it('barge-in: clears playback and truncates at what the caller actually heard, dropping late deltas', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const { call, model } = await placeCall(app);
     // 3 s of audio arrives at once (far ahead of playback), as the real API often does.
     const answer = chunks(testAudio(24000, 4), 1600);
     const response = model.audioResponse({ chunks: answer, paceMs: 0, lateDeltas: 3 });
@@ -121,10 +108,9 @@ describe('a call', () => {
     call.sendStop();
   });
 
-  it('does not truncate an answer that has finished playing', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const { call, model } = await placeCall(app, fake);
+  it('does not truncate an answer that has finished playing', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const { call, model } = await placeCall(app);
     const { itemId } = await model.audioResponse({ chunks: [testAudio(800, 5)] }); // 100 ms
     await vi.waitFor(() => expect(call.echoedMarks.map((m) => m.name)).toContain(`${itemId}:100`), { timeout: 2000, interval: 5 });
     model.speechStarted();
@@ -135,10 +121,9 @@ describe('a call', () => {
     call.sendStop();
   });
 
-  it('end_call hangs up after the goodbye has played', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const { call, model, sid } = await placeCall(app, fake);
+  it('end_call hangs up after the goodbye has played', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const { call, model, callSid: sid } = await placeCall(app);
     const { callIds } = model.functionCallResponse([{ name: 'end_call', arguments: '{"reason":"caller said bye"}' }]);
     const output = await model.waitFor('conversation.item.create');
     expect(output.item).toMatchObject({ type: 'function_call_output', call_id: callIds[0] });
@@ -156,10 +141,9 @@ describe('a call', () => {
     expect(next.body).toBe('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>');
   });
 
-  it('turns a keypress into a conversation item', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const { call, model } = await placeCall(app, fake);
+  it('turns a keypress into a conversation item', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const { call, model } = await placeCall(app);
     call.sendDtmf('7');
     const item = await model.waitFor('conversation.item.create');
     expect(item.item).toMatchObject({ type: 'message', role: 'user', content: [{ type: 'input_text' }] });
@@ -167,27 +151,26 @@ describe('a call', () => {
     call.sendStop();
   });
 
-  it('ends the stream (so TwiML speaks the fallback) when the model cannot be reached again mid-call', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MODEL_RECONNECT_MAX_ATTEMPTS: '2', MODEL_RECONNECT_BASE_DELAY_MS: '20' });
-    const { call, model, sid } = await placeCall(app, fake);
+  it('ends the stream (so TwiML speaks the fallback) when the model cannot be reached again mid-call', async ({ realtime, startApp, placeCall }) => {
+    const app = await startApp({ MODEL_RECONNECT_MAX_ATTEMPTS: '2', MODEL_RECONNECT_BASE_DELAY_MS: '20' });
+    const { call, model, callSid: sid } = await placeCall(app);
     call.sendMedia(testAudio(160, 7));
     await model.waitForAppendedBytes(160);
-    fake.refuseNext(5, 503);
+    realtime.refuseNext(5, 503);
     model.drop();
     const closed = await call.waitForClose();
     expect(closed.code).toBe(1011);
-    expect(fake.refused).toBe(2);
+    expect(realtime.refused).toBe(2);
     const next = await postTwiml(app, { CallSid: sid }, { path: '/twiml/stream-ended' });
     expect(next.body).toMatch(/<Say>Sorry, the assistant is not available[^<]*<\/Say><Hangup\/>/);
     const health = await getJson(`${app.httpUrl}/health`);
     expect(health.details.calls.active).toBe(0);
   });
 
-  it('ends the stream when the model cannot be reached at all', async () => {
-    fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-some-other-key-000' });
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ALLOW_UNRESERVED_STREAMS: 'true' });
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`);
+  it('ends the stream when the model cannot be reached at all', async ({ startRealtime, startApp }) => {
+    const refusing = await startRealtime({ requireApiKey: 'sk-some-other-key-000' });
+    const app = await startApp({ OPENAI_REALTIME_URL: refusing.url, ALLOW_UNRESERVED_STREAMS: 'true' });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { headers: streamHeaders(app) });
     const closed = await call.waitForClose();
     expect(closed.code).toBe(1011);
   });

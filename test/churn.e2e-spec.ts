@@ -1,12 +1,12 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe } from 'vitest';
+import type { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { CallRegistry } from '../src/call-gateway/call-registry.service';
 import { CallEventBus } from '../src/call-gateway/call-events';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { type CallFixtures, expect, it } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { startTestApp, testAudio, type TestApp } from './support/test-app';
+import { testAudio, type TestApp } from './support/test-app';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -26,23 +26,21 @@ function resources(): Record<string, number> {
 type Ending = 'caller-stop' | 'caller-vanishes' | 'model-refuses' | 'model-fatal-error';
 const ENDINGS: Ending[] = ['caller-stop', 'caller-vanishes', 'model-refuses', 'model-fatal-error'];
 
+/** What the calls of a churn run need: the app, its emulator, the phone, and a dashboard watching. */
+interface Churn {
+  app: TestApp;
+  fake: FakeRealtimeServer;
+  placeCall: CallFixtures['placeCall'];
+  logs: LogsClient;
+}
+
 describe('churn', () => {
-  let app: TestApp;
-  let fake: FakeRealtimeServer;
   let index = 0;
-  beforeAll(async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MAX_CONCURRENT_CALLS: '1000' });
-  });
-  afterAll(async () => {
-    await app.close();
-    await fake.close();
-  });
 
   /** One short call that talks a little, hears a little, and ends one of four ways. */
-  async function shortCall(ending: Ending, logs: LogsClient): Promise<void> {
+  async function shortCall({ app, fake, placeCall, logs }: Churn, ending: Ending): Promise<void> {
     const n = index++;
-    const { call, model, sid } = await placeCall(app, fake, n);
+    const { call, model, callSid: sid } = await placeCall(app);
     call.sendMedia(testAudio(160, n));
     await model.waitForAppendedBytes(160);
     const { itemId } = await model.audioResponse({ chunks: [testAudio(160, n + 1)] });
@@ -65,33 +63,35 @@ describe('churn', () => {
     await model.waitForClose();
     if (!call.closed) await call.waitForClose();
     // Let the fake forget this connection, so the heap measures the app, not the test's records.
-    (fake.connections as unknown[])[n] = undefined;
+    (fake.connections as unknown[])[fake.connections.indexOf(model)] = undefined;
   }
 
-  async function run(calls: number, concurrency: number, logs: LogsClient): Promise<void> {
+  async function run(churn: Churn, calls: number, concurrency: number): Promise<void> {
     let next = 0;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < calls) {
           const i = next++;
-          await shortCall(ENDINGS[i % ENDINGS.length], logs);
+          await shortCall(churn, ENDINGS[i % ENDINGS.length]);
         }
       }),
     );
   }
 
-  it('returns to baseline after 500 short calls ending abruptly from either side', async () => {
+  it('returns to baseline after 500 short calls ending abruptly from either side', async ({ realtime: fake, startApp, placeCall }) => {
+    const app = await startApp({ MAX_CONCURRENT_CALLS: '1000' });
     const registry = app.app.get(CallRegistry);
     const bus = app.app.get(CallEventBus);
     const logs = await LogsClient.connect(app);
-    await run(40, 10, logs); // warm-up: JIT, lazy modules, pools
+    const churn = { app, fake, placeCall, logs };
+    await run(churn, 40, 10); // warm-up: JIT, lazy modules, pools
     logs.events.length = 0;
     const baselineResources = resources();
     const baselineHeap = heapMb();
     const listeners = bus.listenerCount;
 
     const started = Date.now();
-    await run(500, 25, logs);
+    await run(churn, 500, 25);
     const seconds = (Date.now() - started) / 1000;
     logs.events.length = 0;
 

@@ -1,25 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
-import { LogsClient } from './support/logs-client';
+import { describe } from 'vitest';
+import { newCallSid } from '../emulator/phone';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp, twimlParameters } from './support/test-app';
+import { expect, it } from './support/fixture';
+import { LogsClient } from './support/logs-client';
+import { chunks, getJson, postTwiml, streamHeaders, testAudio, twimlParameters } from './support/test-app';
 
 describe('many calls at once', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('keeps three concurrent calls apart: audio and events never cross', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('keeps three concurrent calls apart: audio and events never cross', async ({ startApp, placeCall }) => {
+    const app = await startApp();
     const logs = await LogsClient.connect(app);
     const calls = [];
-    for (let i = 0; i < 3; i++) calls.push(await placeCall(app, fake, i));
+    for (let i = 0; i < 3; i++) calls.push(await placeCall(app));
 
     // Everyone talks at the same time, and every model answers at the same time.
     const spoken = calls.map((_, i) => testAudio(4000, 100 + i));
@@ -45,9 +36,9 @@ describe('many calls at once', () => {
 
     for (const { call } of calls) call.sendStop();
     for (const { model } of calls) await model.waitForClose();
-    for (const { sid } of calls) await logs.waitFor('call.ended', (e) => e.callSid === sid);
+    for (const { callSid } of calls) await logs.waitFor('call.ended', (e) => e.callSid === callSid);
     // Each call's events carry its own callSid, and each assistant transcript went to its own call.
-    for (const [i, { sid }] of calls.entries()) {
+    for (const [i, { callSid: sid }] of calls.entries()) {
       const own = logs.events.filter((e) => e.callSid === sid);
       expect(own.map((e) => e.type)).toEqual(expect.arrayContaining(['call.started', 'model.status', 'transcript.done', 'call.ended']));
       const transcript = own.find((e) => e.type === 'transcript.done' && e.role === 'assistant');
@@ -60,21 +51,12 @@ describe('many calls at once', () => {
 });
 
 describe('bad input on /ws/call', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('drops bad frames, closes abusive sockets with 1008, and never disturbs another call', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const good = await placeCall(app, fake, 0);
+  it('drops bad frames, closes abusive sockets with 1008, and never disturbs another call', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const good = await placeCall(app);
 
     // A socket that sends garbage before `start`: every frame is dropped, nothing is dialled.
-    const noStart = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { sendStart: false });
+    const noStart = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { sendStart: false, headers: streamHeaders(app) });
     noStart.sendRaw('{not json');
     noStart.sendRaw('{"event":"hello"}');
     noStart.sendRaw(Buffer.from([1, 2, 3]));
@@ -85,7 +67,7 @@ describe('bad input on /ws/call', () => {
     expect((await noStart.waitForClose()).code).toBe(1008);
 
     // A started call that receives bad frames in between good ones keeps working.
-    const bad = await placeCall(app, fake, 1);
+    const bad = await placeCall(app);
     const frame = testAudio(160, 2);
     bad.call.sendMedia(frame);
     bad.call.sendRaw(JSON.stringify({ event: 'media', streamSid: bad.call.streamSid, media: { payload: 'not base64!!' } }));
@@ -115,33 +97,34 @@ describe('bad input on /ws/call', () => {
     good.call.sendStop();
   });
 
-  it('refuses a second stream for a call that is already streaming', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ALLOW_UNRESERVED_STREAMS: 'true' });
-    const first = await placeCall(app, fake, 0);
-    const sid = first.sid;
-    const second = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid } });
+  it('refuses a second stream for a call that is already streaming', async ({ startApp, placeCall }) => {
+    const app = await startApp({ ALLOW_UNRESERVED_STREAMS: 'true' });
+    const first = await placeCall(app);
+    const sid = first.callSid;
+    const second = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: { callSid: sid }, headers: streamHeaders(app) });
     expect((await second.waitForClose()).code).toBe(1013);
     first.call.sendMedia(testAudio(160, 9));
     await first.model.waitForAppendedBytes(160);
     first.call.sendStop();
   });
 
-  it('closes a socket that never sends start', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, STREAM_START_TIMEOUT_MS: '300' });
-    const silent = await TwilioCallSimulator.connect(`${app.wsUrl}/call`, { sendStart: false });
+  it('closes a socket that never sends start', async ({ realtime, startApp }) => {
+    const app = await startApp({ STREAM_START_TIMEOUT_MS: '300' });
+    const silent = await TwilioCallSimulator.connect(`${app.wsUrl}/call`, { sendStart: false, headers: streamHeaders(app, '/call') });
     expect((await silent.waitForClose()).code).toBe(1008);
-    expect(fake.connections).toHaveLength(0);
+    expect(realtime.connections).toHaveLength(0);
   });
 
-  it('accepts the legacy /call path', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const sid = callSid();
+  it('accepts the legacy /call path', async ({ realtime, startApp }) => {
+    const app = await startApp();
+    const sid = newCallSid();
     const twiml = await postTwiml(app, { CallSid: sid });
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
-    const model = await fake.waitForConnection(0);
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/call`, {
+      callSid: sid,
+      customParameters: twimlParameters(twiml.body),
+      headers: streamHeaders(app, '/call'),
+    });
+    const model = await realtime.waitForConnection(0);
     call.sendMedia(testAudio(160, 5));
     await model.waitForAppendedBytes(160);
     call.sendStop();

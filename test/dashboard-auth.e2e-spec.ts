@@ -1,9 +1,10 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe } from 'vitest';
 import WebSocket from 'ws';
+import { expect, test } from './support/fixture';
 import { LogCapture } from './support/log-capture';
 import { LogsClient } from './support/logs-client';
-import { startTestApp, type TestApp } from './support/test-app';
+import type { TestApp } from './support/test-app';
 
 const TOKEN = 'dash-0123456789-abcdef';
 // One pino logger per process: every app of this file writes here, at info level as in production.
@@ -41,14 +42,18 @@ function getConfig(
   });
 }
 
-describe('dashboard auth with DASHBOARD_TOKEN set', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await startTestApp({ DASHBOARD_TOKEN: TOKEN, LOG_LEVEL: 'info' }, [], { logs });
-  });
-  afterAll(() => app.close());
+/** `app`: the app under test, at info level and logging to `logs`; with DASHBOARD_TOKEN when `dashboardToken` is set. */
+const it = test.extend<{ dashboardToken: string; app: TestApp }>({
+  dashboardToken: '',
+  app: async ({ dashboardToken, startApp }, use) => {
+    await use(await startApp({ DASHBOARD_TOKEN: dashboardToken, LOG_LEVEL: 'info' }, [], { logs }));
+  },
+});
 
-  it.each(['/ws/logs', '/logs'])('refuses %s without the right token with 401, before the upgrade', async (path) => {
+describe('dashboard auth with DASHBOARD_TOKEN set', () => {
+  it.override({ dashboardToken: TOKEN });
+
+  it.for(['/ws/logs', '/logs'])('refuses %s without the right token with 401, before the upgrade', async (path, { app }) => {
     const attempts: { path: string; headers: Record<string, string> }[] = [
       { path, headers: {} },
       { path, headers: { authorization: 'Bearer wrong-token-0123456789' } },
@@ -63,7 +68,7 @@ describe('dashboard auth with DASHBOARD_TOKEN set', () => {
     }
   });
 
-  it('accepts the token as a Bearer header or, for browsers, a token query parameter', async () => {
+  it('accepts the token as a Bearer header or, for browsers, a token query parameter', async ({ app }) => {
     const byHeader = await LogsClient.connect(app, { headers: { authorization: `Bearer ${TOKEN}` } });
     const byQuery = await LogsClient.connect(app, { path: '/logs', query: { token: TOKEN } });
     for (const client of [byHeader, byQuery]) {
@@ -72,7 +77,7 @@ describe('dashboard auth with DASHBOARD_TOKEN set', () => {
     }
   });
 
-  it('guards /session-config the same way (Bearer header only)', async () => {
+  it('guards /session-config the same way (Bearer header only)', async ({ app }) => {
     const none = await getConfig(app);
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
@@ -83,7 +88,7 @@ describe('dashboard auth with DASHBOARD_TOKEN set', () => {
     expect(put.status).toBe(401);
   });
 
-  it('never writes a presented token to the log, right or wrong', async () => {
+  it('never writes a presented token to the log, right or wrong', async ({ app }) => {
     const wrong = 'wrong-but-secret-9876543210';
     await upgradeStatus(app, `/ws/logs?token=${wrong}`);
     await upgradeStatus(app, '/ws/logs', { authorization: `Bearer ${wrong}` });
@@ -104,29 +109,23 @@ describe('dashboard auth with DASHBOARD_TOKEN set', () => {
 });
 
 describe('dashboard auth without DASHBOARD_TOKEN (loopback only)', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await startTestApp({ LOG_LEVEL: 'info' }, [], { logs });
-  });
-  afterAll(() => app.close());
-
-  it('accepts direct connections from this machine', async () => {
+  it('accepts direct connections from this machine', async ({ app }) => {
     expect((await upgradeStatus(app, '/ws/logs')).status).toBe(101);
     expect((await upgradeStatus(app, '/ws/logs', { origin: app.httpUrl })).status).toBe(101);
     expect((await getConfig(app)).status).toBe(200);
   });
 
-  it.each([
+  it.for<[string, Record<string, string>]>([
     ['relayed by a local tunnel or proxy', { 'x-forwarded-for': '203.0.113.7' }],
     ['from a web page on another site', { origin: 'https://evil.example' }],
     ['addressed to another host name (DNS rebinding)', { host: 'evil.example' }],
-  ])('refuses a connection %s with 403', async (_what, headers) => {
+  ])('refuses a connection %s with 403', async ([, headers], { app }) => {
     expect((await upgradeStatus(app, '/ws/logs', headers)).status).toBe(403);
     expect((await upgradeStatus(app, '/logs', headers)).status).toBe(403);
     expect((await getConfig(app, headers)).status).toBe(403);
   });
 
-  it('serves the page itself to anyone (it holds no data), with a strict content policy', async () => {
+  it('serves the page itself to anyone (it holds no data), with a strict content policy', async ({ app }) => {
     for (const path of ['/dashboard', '/dashboard/']) {
       const page = await fetch(`${app.httpUrl}${path}`);
       expect(page.status).toBe(200);

@@ -1,30 +1,28 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { describe } from 'vitest';
+import { expect, test } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { getJson, postTwiml, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { getJson, postTwiml, testAudio, type TestApp } from './support/test-app';
 
 type SessionUpdate = { type: 'session.update'; session: Record<string, any> };
 
+/** The app with a dashboard connected (which also makes ask_operator available). */
+const it = test.extend<{ start: () => Promise<{ app: TestApp; logs: LogsClient }> }>({
+  start: async ({ startApp }, use) => {
+    const clients: LogsClient[] = [];
+    await use(async () => {
+      const app = await startApp();
+      const logs = await LogsClient.connect(app);
+      clients.push(logs);
+      await logs.waitFor('snapshot');
+      return { app, logs };
+    });
+    for (const logs of clients) logs.close();
+  },
+});
+
 describe('the dashboard socket: commands', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  async function start(env: Record<string, string> = {}) {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ...env });
-    const logs = await LogsClient.connect(app);
-    await logs.waitFor('snapshot');
-    return { fake, app, logs };
-  }
-
-  it('config.update without a callSid changes the configuration of the next calls', async () => {
-    const { fake, app, logs } = await start();
+  it('config.update without a callSid changes the configuration of the next calls', async ({ start, placeCall }) => {
+    const { app, logs } = await start();
     const reply = await logs.command({
       type: 'config.update',
       config: { instructions: 'Only talk about trains.', voice: 'sage', turnDetection: { type: 'server_vad', threshold: 0.8 }, enabledTools: ['end_call'] },
@@ -41,7 +39,7 @@ describe('the dashboard socket: commands', () => {
         turnDetection: { type: 'server_vad', threshold: 0.8, prefixPaddingMs: 300, silenceDurationMs: 500 },
       },
     });
-    const { model, call } = await placeCall(app, fake);
+    const { model, call } = await placeCall(app);
     const update = model.received.find((e) => e.type === 'session.update') as SessionUpdate;
     expect(update.session).toMatchObject({
       instructions: 'Only talk about trains.',
@@ -52,14 +50,18 @@ describe('the dashboard socket: commands', () => {
     call.sendStop();
   });
 
-  it('config.update with a callSid changes that live call only, and refuses a new voice once the assistant has spoken', async () => {
-    const { fake, app, logs } = await start();
-    const a = await placeCall(app, fake, 0);
-    const b = await placeCall(app, fake, 1); // placeCall has seen each call's first session.update
+  it('config.update with a callSid changes that live call only, and refuses a new voice once the assistant has spoken', async ({
+    realtime: fake,
+    start,
+    placeCall,
+  }) => {
+    const { app, logs } = await start();
+    const a = await placeCall(app);
+    const b = await placeCall(app); // placeCall has seen each call's first session.update
 
     // Before any audio the voice may change; only the named fields are sent.
-    const first = await logs.command({ type: 'config.update', callSid: a.sid, config: { instructions: 'Be brief.', voice: 'ash' } });
-    expect(first).toMatchObject({ type: 'command.ok', callSid: a.sid, applied: ['instructions', 'voice'] });
+    const first = await logs.command({ type: 'config.update', callSid: a.callSid, config: { instructions: 'Be brief.', voice: 'ash' } });
+    expect(first).toMatchObject({ type: 'command.ok', callSid: a.callSid, applied: ['instructions', 'voice'] });
     const live = (await a.model.waitFor('session.update')) as SessionUpdate;
     expect(live.session).toEqual({ type: 'realtime', instructions: 'Be brief.', audio: { output: { voice: 'ash' } } });
     expect(a.model.session.instructions).toBe('Be brief.');
@@ -68,7 +70,7 @@ describe('the dashboard socket: commands', () => {
 
     const vad = await logs.command({
       type: 'config.update',
-      callSid: a.sid,
+      callSid: a.callSid,
       config: { turnDetection: { type: 'semantic_vad', eagerness: 'low' }, enabledTools: ['get_weather_from_coords'] },
     });
     expect(vad.type).toBe('command.ok');
@@ -80,11 +82,11 @@ describe('the dashboard socket: commands', () => {
     const { itemId } = await a.model.audioResponse({ chunks: [testAudio(800, 1)] });
     await a.call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
     const sent = a.model.received.filter((e) => e.type === 'session.update').length;
-    const refused = await logs.command({ type: 'config.update', callSid: a.sid, config: { voice: 'verse' } });
+    const refused = await logs.command({ type: 'config.update', callSid: a.callSid, config: { voice: 'verse' } });
     expect(refused).toMatchObject({
       type: 'command.error',
       command: 'config.update',
-      callSid: a.sid,
+      callSid: a.callSid,
       message: 'the voice cannot change once the assistant has spoken',
     });
     a.call.sendDtmf('1'); // a later event as a sync point
@@ -101,7 +103,7 @@ describe('the dashboard socket: commands', () => {
       audio: { output: { voice: 'ash' }, input: { turn_detection: { type: 'semantic_vad', eagerness: 'low' } } },
     });
     expect(replayed.session.tools.map((t: { name: string }) => t.name)).toEqual(['get_weather_from_coords']);
-    await logs.waitFor('model.status', (e) => e.callSid === a.sid && e.status === 'connected' && e.reconnectMs !== undefined);
+    await logs.waitFor('model.status', (e) => e.callSid === a.callSid && e.status === 'connected' && e.reconnectMs !== undefined);
 
     // The other call and the saved configuration were not touched.
     expect(b.model.received.filter((e) => e.type === 'session.update')).toHaveLength(1);
@@ -112,9 +114,9 @@ describe('the dashboard socket: commands', () => {
     b.call.sendStop();
   });
 
-  it("function_call.answer settles a waiting ask_operator call with the operator's answer", async () => {
-    const { fake, app, logs } = await start();
-    const { call, model, sid } = await placeCall(app, fake);
+  it("function_call.answer settles a waiting ask_operator call with the operator's answer", async ({ start, placeCall }) => {
+    const { app, logs } = await start();
+    const { call, model, callSid: sid } = await placeCall(app);
     const offered = (model.received.find((e) => e.type === 'session.update') as SessionUpdate).session.tools.map((t: { name: string }) => t.name);
     expect(offered).toContain('ask_operator'); // a dashboard is open
 
@@ -142,10 +144,9 @@ describe('the dashboard socket: commands', () => {
     call.sendStop();
   });
 
-  it('ask_operator is not offered without a dashboard, and fails fast if the operator has left', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, OPERATOR_ANSWER_TIMEOUT_MS: '60000' });
-    const { call, model } = await placeCall(app, fake);
+  it('ask_operator is not offered without a dashboard, and fails fast if the operator has left', async ({ startApp, placeCall }) => {
+    const app = await startApp({ OPERATOR_ANSWER_TIMEOUT_MS: '60000' });
+    const { call, model } = await placeCall(app);
     const offered = (model.received.find((e) => e.type === 'session.update') as SessionUpdate).session.tools.map((t: { name: string }) => t.name);
     expect(offered).toEqual(['get_weather_from_coords', 'end_call']);
     const { callIds } = model.functionCallResponse([{ name: 'ask_operator', arguments: '{"question":"Anyone there?"}' }]);
@@ -154,9 +155,9 @@ describe('the dashboard socket: commands', () => {
     call.sendStop();
   });
 
-  it('call.hangup ends the call cleanly (reason operator), and Twilio is told to hang up', async () => {
-    const { fake, app, logs } = await start();
-    const { call, model, sid } = await placeCall(app, fake);
+  it('call.hangup ends the call cleanly (reason operator), and Twilio is told to hang up', async ({ start, placeCall }) => {
+    const { app, logs } = await start();
+    const { call, model, callSid: sid } = await placeCall(app);
     const reply = await logs.command({ type: 'call.hangup', callSid: sid });
     expect(reply).toMatchObject({ type: 'command.ok', command: 'call.hangup', callSid: sid });
     expect(await logs.waitFor('call.ended')).toMatchObject({ callSid: sid, reason: 'operator' });
@@ -167,9 +168,9 @@ describe('the dashboard socket: commands', () => {
     expect(await logs.command({ type: 'call.hangup', callSid: sid })).toMatchObject({ type: 'command.error', message: `no live call ${sid}` });
   });
 
-  it('answers malformed or invalid commands with command.error, forwards nothing, and keeps the socket open', async () => {
-    const { fake, app, logs } = await start();
-    const { call, model, sid } = await placeCall(app, fake);
+  it('answers malformed or invalid commands with command.error, forwards nothing, and keeps the socket open', async ({ start, placeCall }) => {
+    const { app, logs } = await start();
+    const { call, model, callSid: sid } = await placeCall(app);
     const before = model.received.length;
 
     const reply = (text: string | Buffer) => {

@@ -1,14 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { describe } from 'vitest';
+import { expect, it } from './support/fixture';
 import { LogsClient, type LogEvent } from './support/logs-client';
-import { chunks, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { chunks, testAudio } from './support/test-app';
 
 /** The documented contract (README, "Call events"): required and optional fields of each call event. */
 const CONTRACT: Record<string, { required: Record<string, string>; optional?: Record<string, string> }> = {
-  'call.started': { required: { streamSid: 'string', from: 'string', to: 'string', direction: 'string', startedAt: 'string' } },
+  'call.started': {
+    required: {
+      streamSid: 'string',
+      from: 'string',
+      to: 'string',
+      direction: 'string',
+      startedAt: 'string',
+      engine: 'string',
+      model: 'string',
+      voice: 'string',
+    },
+  },
   'call.ended': {
     required: {
       reason: 'string',
@@ -18,11 +28,22 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
       badFrames: 'number',
       lateDeltasDropped: 'number',
       firstAudioMs: 'number|null',
+      bargeIns: 'number',
+      reconnects: 'number',
     },
+    optional: { detail: 'string' },
   },
   'model.status': {
     required: { status: 'string' },
-    optional: { connectMs: 'number', detail: 'string', attempt: 'number', reconnectMs: 'number', heldFrames: 'number', droppedFrames: 'number' },
+    optional: {
+      connectMs: 'number',
+      detail: 'string',
+      attempt: 'number',
+      reconnectMs: 'number',
+      heldFrames: 'number',
+      droppedFrames: 'number',
+      problem: 'object',
+    },
   },
   'transcript.delta': { required: { role: 'string', itemId: 'string', delta: 'string' } },
   'transcript.done': { required: { role: 'string', itemId: 'string', text: 'string' } },
@@ -37,6 +58,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
     required: {
       responseId: 'string',
       status: 'string',
+      model: 'string',
       inputTokens: 'number',
       outputTokens: 'number',
       totalTokens: 'number',
@@ -68,19 +90,10 @@ function expectContract(event: LogEvent): void {
 }
 
 describe('the dashboard socket: events', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('sends every kind of call event in the documented envelope, and nothing else', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('sends every kind of call event in the documented envelope, and nothing else', async ({ startApp, placeCall }) => {
+    const app = await startApp();
     const logs = await LogsClient.connect(app);
-    const { call, model, sid } = await placeCall(app, fake);
+    const { call, model, callSid: sid } = await placeCall(app);
     await logs.waitFor('model.status', (e) => e.status === 'connected');
 
     const user = model.speechStarted();
@@ -115,12 +128,11 @@ describe('the dashboard socket: events', () => {
     logs.close();
   });
 
-  it('gives a dashboard that joins mid-call the live calls and their transcript so far, then live events', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('gives a dashboard that joins mid-call the live calls and their transcript so far, then live events', async ({ startApp, placeCall }) => {
+    const app = await startApp();
     const early = await LogsClient.connect(app); // makes ask_operator available, and watches
-    const a = await placeCall(app, fake, 0);
-    const b = await placeCall(app, fake, 1);
+    const a = await placeCall(app);
+    const b = await placeCall(app);
     const user = a.model.speechStarted();
     a.model.speechStopped(user);
     a.model.userTranscript(user, 'Can I talk to a person?');
@@ -135,8 +147,8 @@ describe('the dashboard socket: events', () => {
     expect(late.messages[0]).toBe(snapshot); // first, before any live event
     expect(snapshot).toMatchObject({ v: 1, callSid: null, id: null, ts: expect.any(String) });
     const calls = snapshot.calls as any[];
-    expect(calls.map((c) => c.callSid).sort()).toEqual([a.sid, b.sid].sort());
-    const callA = calls.find((c) => c.callSid === a.sid);
+    expect(calls.map((c) => c.callSid).sort()).toEqual([a.callSid, b.callSid].sort());
+    const callA = calls.find((c) => c.callSid === a.callSid);
     expect(callA).toMatchObject({
       streamSid: a.call.streamSid,
       from: '+15551230000',
@@ -150,52 +162,51 @@ describe('the dashboard socket: events', () => {
       { itemId: answer.itemId, role: 'assistant', text: 'Let me ask my colleague.', final: true, interruptedAtMs: expect.any(Number) },
     ]);
     expect(callA.functionCalls).toEqual([{ callId: callIds[0], name: 'ask_operator', arguments: '{"question":"Transfer?"}', status: 'running' }]);
-    expect(calls.find((c) => c.callSid === b.sid)).toMatchObject({ transcript: [], functionCalls: [] });
+    expect(calls.find((c) => c.callSid === b.callSid)).toMatchObject({ transcript: [], functionCalls: [] });
 
     // Then live events follow, and an ended call leaves the snapshot.
     b.model.userTranscript('item_live', 'Still there?');
-    expect(await late.waitFor('transcript.done')).toMatchObject({ callSid: b.sid, text: 'Still there?' });
+    expect(await late.waitFor('transcript.done')).toMatchObject({ callSid: b.callSid, text: 'Still there?' });
     a.call.sendStop();
-    await late.waitFor('call.ended', (e) => e.callSid === a.sid);
+    await late.waitFor('call.ended', (e) => e.callSid === a.callSid);
     const later = await LogsClient.connect(app);
-    expect(((await later.waitFor('snapshot')).calls as any[]).map((c) => c.callSid)).toEqual([b.sid]);
+    expect(((await later.waitFor('snapshot')).calls as any[]).map((c) => c.callSid)).toEqual([b.callSid]);
     for (const client of [early, late, later]) client.close();
     b.call.sendStop();
   });
 
-  it('filters events to one call for a client that asks (query parameter or subscribe command)', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('filters events to one call for a client that asks (query parameter or subscribe command)', async ({ startApp, placeCall }) => {
+    const app = await startApp();
     const all = await LogsClient.connect(app);
-    const a = await placeCall(app, fake, 0);
-    const b = await placeCall(app, fake, 1);
-    const onlyA = await LogsClient.connect(app, { query: { callSid: a.sid } });
-    expect((await onlyA.waitFor('snapshot')).calls.map((c: any) => c.callSid)).toEqual([a.sid]);
+    const a = await placeCall(app);
+    const b = await placeCall(app);
+    const onlyA = await LogsClient.connect(app, { query: { callSid: a.callSid } });
+    expect((await onlyA.waitFor('snapshot')).calls.map((c: any) => c.callSid)).toEqual([a.callSid]);
     const switcher = await LogsClient.connect(app);
     await switcher.waitFor('snapshot');
-    expect(await switcher.command({ type: 'subscribe', callSid: b.sid })).toMatchObject({ type: 'command.ok', callSid: b.sid });
-    expect(await switcher.waitFor('snapshot', (e) => e.callSid === b.sid)).toMatchObject({ calls: [{ callSid: b.sid }] });
+    expect(await switcher.command({ type: 'subscribe', callSid: b.callSid })).toMatchObject({ type: 'command.ok', callSid: b.callSid });
+    expect(await switcher.waitFor('snapshot', (e) => e.callSid === b.callSid)).toMatchObject({ calls: [{ callSid: b.callSid }] });
 
     // B speaks first (seen by the all-calls client, so it has been published), then A.
     b.call.sendDtmf('2');
-    await all.waitFor('dtmf', (e) => e.callSid === b.sid);
+    await all.waitFor('dtmf', (e) => e.callSid === b.callSid);
     a.call.sendDtmf('1');
-    await all.waitFor('dtmf', (e) => e.callSid === a.sid);
-    expect(await onlyA.waitFor('dtmf')).toMatchObject({ callSid: a.sid, digit: '1' });
-    expect(await switcher.waitFor('dtmf')).toMatchObject({ callSid: b.sid, digit: '2' });
+    await all.waitFor('dtmf', (e) => e.callSid === a.callSid);
+    expect(await onlyA.waitFor('dtmf')).toMatchObject({ callSid: a.callSid, digit: '1' });
+    expect(await switcher.waitFor('dtmf')).toMatchObject({ callSid: b.callSid, digit: '2' });
     // Sockets are ordered: by the time each saw its own call's event, the other one would have arrived too.
     b.call.sendDtmf('3');
     await switcher.waitFor('dtmf', (e) => e.digit === '3');
     a.call.sendDtmf('5');
     await onlyA.waitFor('dtmf', (e) => e.digit === '5');
-    expect(onlyA.events.every((e) => e.callSid === a.sid)).toBe(true);
-    expect(switcher.events.every((e) => e.callSid === b.sid)).toBe(true);
+    expect(onlyA.events.every((e) => e.callSid === a.callSid)).toBe(true);
+    expect(switcher.events.every((e) => e.callSid === b.callSid)).toBe(true);
 
     // Back to all calls.
     expect(await switcher.command({ type: 'subscribe', callSid: null })).toMatchObject({ type: 'command.ok' });
     expect((await switcher.waitFor('snapshot', (e) => e.callSid === null)).calls).toHaveLength(2);
     a.call.sendDtmf('7');
-    expect(await switcher.waitFor('dtmf', (e) => e.digit === '7')).toMatchObject({ callSid: a.sid });
+    expect(await switcher.waitFor('dtmf', (e) => e.digit === '7')).toMatchObject({ callSid: a.callSid });
 
     // A malformed filter is refused outright.
     const bad = await LogsClient.connect(app, { query: { callSid: 'not a sid!' } });
@@ -205,9 +216,8 @@ describe('the dashboard socket: events', () => {
     b.call.sendStop();
   });
 
-  it('drops a dashboard that stops reading (close 4008) while a concurrent call and other dashboards go on untouched', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('drops a dashboard that stops reading (close 4008) while a concurrent call and other dashboards go on untouched', async ({ startApp, placeCall }) => {
+    const app = await startApp();
     const fast = await LogsClient.connect(app);
     const slow = await LogsClient.connect(app);
     await slow.waitFor('snapshot');
@@ -215,8 +225,8 @@ describe('the dashboard socket: events', () => {
     const tcp = (slow.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     tcp.pause();
 
-    const talker = await placeCall(app, fake, 0);
-    const flooder = await placeCall(app, fake, 1);
+    const talker = await placeCall(app);
+    const flooder = await placeCall(app);
     // The flood: 16 MB of transcript deltas, far more than the kernel's socket buffers plus the
     // 1 MB bound. Sent in batches the fast dashboard has read, so only the slow one falls behind.
     const flood = async () => {

@@ -4,10 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
-import { chunks, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { describe } from 'vitest';
+import { expect, test } from './support/fixture';
+import { chunks, testAudio } from './support/test-app';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -22,43 +21,54 @@ const CHROMIUM_ARGS = [
 const TOKEN = 'browser-token-0123456789';
 const ARTIFACTS = join(__dirname, '..', 'test-results');
 
-describe('the dashboard page in Chromium', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  let browser: BrowserContext | undefined;
-  let profile: string | undefined;
-  afterEach(async () => {
-    await browser?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
-    await app?.close();
-    await fake?.close();
-    app = fake = browser = profile = undefined;
+interface OpenedPage {
+  page: Page;
+  problems: string[];
+  failedRequests: string[];
+}
+
+/** `openPage`: a fresh headless Chromium profile, closed and deleted after the test. */
+const it = test.extend<{ openPage: () => Promise<OpenedPage> }>({
+  openPage: async ({}, use) => {
+    const opened: { browser: BrowserContext; profile: string }[] = [];
+    await use(async () => {
+      if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+      const profile = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
+      const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+      opened.push({ browser, profile });
+      return watch(browser.pages()[0] ?? (await browser.newPage()));
+    });
+    for (const { browser, profile } of opened) {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  },
+});
+
+/** Script errors, CSP violations and failed requests, collected from the page as it runs. */
+function watch(page: Page): OpenedPage {
+  page.setDefaultTimeout(8000);
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    // Failed requests are checked one by one below, from the responses themselves.
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
   });
+  const failedRequests: string[] = [];
+  page.on('response', (res) => {
+    if (res.status() >= 400) failedRequests.push(`${res.status()} ${new URL(res.url()).pathname}`);
+  });
+  page.on('requestfailed', (req) => failedRequests.push(`failed ${new URL(req.url()).pathname}`));
+  return { page, problems, failedRequests };
+}
 
-  async function openPage(): Promise<{ page: Page; problems: string[]; failedRequests: string[] }> {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-    profile = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    page.setDefaultTimeout(8000);
-    // Script errors, CSP violations and failed requests all surface here.
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      // Failed requests are checked one by one below, from the responses themselves.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
-    });
-    const failedRequests: string[] = [];
-    page.on('response', (res) => {
-      if (res.status() >= 400) failedRequests.push(`${res.status()} ${new URL(res.url()).pathname}`);
-    });
-    page.on('requestfailed', (req) => failedRequests.push(`failed ${new URL(req.url()).pathname}`));
-    return { page, problems, failedRequests };
-  }
-
-  it('shows a live call with its transcript and function call, answers it by hand, and saves instructions for the next call', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, DASHBOARD_TOKEN: TOKEN });
+describe('the dashboard page in Chromium', () => {
+  it('shows a live call with its transcript and function call, answers it by hand, and saves instructions for the next call', async ({
+    startApp,
+    placeCall,
+    openPage,
+  }) => {
+    const app = await startApp({ DASHBOARD_TOKEN: TOKEN });
     const { page, problems, failedRequests } = await openPage();
 
     // The server needs a token: the page asks for it (keyboard only), then connects.
@@ -71,7 +81,7 @@ describe('the dashboard page in Chromium', () => {
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
 
     // A call comes in and talks.
-    const { call, model, sid } = await placeCall(app, fake, 0);
+    const { call, model, callSid: sid } = await placeCall(app);
     await page.getByRole('button', { name: /\+15551230000 → \+15559870000/ }).waitFor();
     await page.locator('#call-status', { hasText: 'model connected' }).waitFor();
     const user = model.speechStarted();
@@ -116,7 +126,7 @@ describe('the dashboard page in Chromium', () => {
     await page.locator('#call-status', { hasText: 'ended (caller-hung-up)' }).waitFor();
 
     // The next call starts with what was saved.
-    const next = await placeCall(app, fake, 1);
+    const next = await placeCall(app);
     const update = next.model.received.find((e) => e.type === 'session.update') as { session: any };
     expect(update.session).toMatchObject({
       instructions: 'You are the Sunday shift assistant. Mention the 10 to 4 hours.',
@@ -124,12 +134,12 @@ describe('the dashboard page in Chromium', () => {
     });
     expect(update.session.tools.map((t: { name: string }) => t.name)).toEqual(['end_call', 'ask_operator']);
     // The new call is selected automatically; the old one stays listed as ended.
-    await page.locator('#call-detail', { hasText: next.sid }).waitFor();
+    await page.locator('#call-detail', { hasText: next.callSid }).waitFor();
     await page.getByRole('button', { name: /ended \(caller-hung-up\)/ }).waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-after-save.png'), fullPage: true });
     expect(problems).toEqual([]);
     expect(failedRequests).toEqual(['401 /session-config']); // the first look, before the token was entered
-    expect(sid).not.toBe(next.sid);
+    expect(sid).not.toBe(next.callSid);
     next.call.sendStop();
   }, 40_000);
 });

@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
+import { describe, vi } from 'vitest';
+import type { FakeRealtimeConnection, FakeRealtimeServer, FakeRealtimeServerOptions } from '../emulator/fake-realtime-server';
+import type { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
+import { expect, test, type PlacedCall } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { callSid, chunks, getJson, postTwiml, startTestApp, testAudio, type TestApp, twimlParameters } from './support/test-app';
-import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
+import { chunks, getJson, postTwiml, testAudio, type TestApp } from './support/test-app';
 
 /** One conversational turn: the caller speaks (transcribed), the model answers with audio that plays out. */
 async function turn(call: TwilioCallSimulator, model: FakeRealtimeConnection, userText: string, answerText: string, seed: number) {
@@ -19,24 +19,26 @@ async function turn(call: TwilioCallSimulator, model: FakeRealtimeConnection, us
 
 const sessionOf = (model: FakeRealtimeConnection) => model.received.find((e) => e.type === 'session.update');
 
+type Started = PlacedCall & { logs: LogsClient; fake: FakeRealtimeServer; app: TestApp };
+
+/** An emulator (with these fault options), the app on it with a dashboard, and one call placed. */
+const it = test.extend<{ start: (env?: Record<string, string>, fakeOptions?: FakeRealtimeServerOptions) => Promise<Started> }>({
+  start: async ({ startRealtime, startApp, placeCall }, use) => {
+    const clients: LogsClient[] = [];
+    await use(async (env = {}, fakeOptions = {}) => {
+      const fake = await startRealtime(fakeOptions);
+      const app = await startApp({ OPENAI_REALTIME_URL: fake.url, ...env });
+      const logs = await LogsClient.connect(app);
+      clients.push(logs);
+      const placed = await placeCall(app, { realtime: fake });
+      return { ...placed, logs, fake, app };
+    });
+    for (const logs of clients) logs.close();
+  },
+});
+
 describe('model connection faults', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  async function start(env: Record<string, string> = {}, fakeOptions = {}) {
-    fake = await FakeRealtimeServer.start(fakeOptions);
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ...env });
-    const logs = await LogsClient.connect(app);
-    const placed = await placeCall(app, fake);
-    return { ...placed, logs, fake, app };
-  }
-
-  it('reconnects after a drop mid-call: same config, conversation replayed, gap audio delivered, call goes on', async () => {
+  it('reconnects after a drop mid-call: same config, conversation replayed, gap audio delivered, call goes on', async ({ start }) => {
     const { call, model, logs, fake, app } = await start();
     await turn(call, model, 'What time do you open?', 'We open at nine.', 10);
 
@@ -74,7 +76,7 @@ describe('model connection faults', () => {
     await next.waitForClose();
   });
 
-  it('clears the half-played answer when the model drops during a response, and forgets that response', async () => {
+  it('clears the half-played answer when the model drops during a response, and forgets that response', async ({ start }) => {
     const { call, model, fake } = await start();
     const answer = model.audioResponse({ chunks: chunks(testAudio(16000, 40), 800), paceMs: 20 });
     await vi.waitFor(() => expect(call.playedMs()).toBeGreaterThan(100), { timeout: 3000, interval: 5 });
@@ -92,7 +94,7 @@ describe('model connection faults', () => {
     call.sendStop();
   });
 
-  it('retries a refused connection with backoff until it succeeds', async () => {
+  it('retries a refused connection with backoff until it succeeds', async ({ start }) => {
     const { call, model, logs, fake } = await start({ MODEL_RECONNECT_BASE_DELAY_MS: '20' });
     fake.refuseNext(3, 502);
     model.drop();
@@ -107,7 +109,7 @@ describe('model connection faults', () => {
     call.sendStop();
   });
 
-  it('keeps the call up through a slow handshake, holding caller audio (bounded) until the model is back', async () => {
+  it('keeps the call up through a slow handshake, holding caller audio (bounded) until the model is back', async ({ start }) => {
     const { call, model, logs, fake } = await start({ RECONNECT_AUDIO_BUFFER_MS: '200' }, { handshakeDelayMs: 600 });
     model.drop();
     const gap = testAudio(160 * 25, 70); // 500 ms; only the last 200 ms fit
@@ -124,7 +126,7 @@ describe('model connection faults', () => {
     call.sendStop();
   });
 
-  it('treats a server_error followed by a close as transient', async () => {
+  it('treats a server_error followed by a close as transient', async ({ start }) => {
     const { call, model, fake } = await start();
     model.error({ type: 'server_error', message: 'The server had an error.' });
     model.close(1011, 'internal error');
@@ -133,16 +135,15 @@ describe('model connection faults', () => {
     call.sendStop();
   });
 
-  it('recovers a pre-dialled connection that dropped before the stream started, greeting included', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, AGENT_GREETING: 'Greet the caller.' });
-    const sid = callSid();
-    const twiml = await postTwiml(app, { CallSid: sid });
-    const first = await fake.waitForConnection(0);
-    await first.waitFor('session.update');
-    first.drop();
-    await first.waitForClose();
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
+  it('recovers a pre-dialled connection that dropped before the stream started, greeting included', async ({ realtime: fake, startApp, placeCall }) => {
+    const app = await startApp({ AGENT_GREETING: 'Greet the caller.' });
+    const { call } = await placeCall(app, {
+      // The pre-dialled connection is configured, then drops before the stream opens.
+      beforeStream: async (first) => {
+        first.drop();
+        await first.waitForClose();
+      },
+    });
     const next = await fake.waitForConnection(1);
     const greeting = await next.waitFor('response.create');
     expect(greeting.response?.instructions).toBe('Greet the caller.');
@@ -153,8 +154,8 @@ describe('model connection faults', () => {
     call.sendStop();
   });
 
-  it('does not retry a fatal error event: the call ends with the spoken apology', async () => {
-    const { call, model, fake, app, sid, logs } = await start();
+  it('does not retry a fatal error event: the call ends with the spoken apology', async ({ start }) => {
+    const { call, model, fake, app, callSid: sid, logs } = await start();
     model.error({ type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' });
     expect((await call.waitForClose()).code).toBe(1011);
     expect(await logs.waitFor('model.status', (e) => e.status === 'failed')).toMatchObject({ detail: 'invalid_api_key' });
@@ -164,7 +165,7 @@ describe('model connection faults', () => {
     expect(next.body).toContain('<Say>Sorry, the assistant is not available');
   });
 
-  it('does not retry when the service refuses the key on reconnect (HTTP 401)', async () => {
+  it('does not retry when the service refuses the key on reconnect (HTTP 401)', async ({ start }) => {
     const { call, model, fake, logs } = await start();
     fake.refuseNext(1, 401);
     model.drop();
@@ -176,20 +177,11 @@ describe('model connection faults', () => {
 });
 
 describe('session rollover', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('moves to a fresh session before the limit, between turns, with the conversation replayed', async () => {
-    fake = await FakeRealtimeServer.start();
+  it('moves to a fresh session before the limit, between turns, with the conversation replayed', async ({ realtime: fake, startApp, placeCall }) => {
     // Limit 3 s: the next session is prepared at 2.4 s and used at the first pause after that.
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MODEL_SESSION_MAX_S: '3' });
+    const app = await startApp({ MODEL_SESSION_MAX_S: '3' });
     const logs = await LogsClient.connect(app);
-    const { call, model } = await placeCall(app, fake);
+    const { call, model } = await placeCall(app);
     await turn(call, model, 'Book a table for two.', 'For what time?', 90);
 
     // The caller is mid-sentence when the next session is ready: no switch until they finish.

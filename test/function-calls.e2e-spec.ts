@@ -1,10 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import type { AgentTool } from '../src/tools/agent-tool';
-import { placeCall, type PlacedCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
-import { startTestApp, type TestApp } from './support/test-app';
+import { expect, test, type PlacedCall } from './support/fixture';
 
 const throwingTool: AgentTool = {
   name: 'throwing_tool',
@@ -33,25 +31,23 @@ async function startWeatherServer(): Promise<{ server: Server; url: string; requ
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/forecast`, requests };
 }
 
+let weather: Awaited<ReturnType<typeof startWeatherServer>>;
+
+/** A call on an app with the test tools, the weather stand-in and a 300 ms tool timeout. */
+const it = test.extend<{ start: (env?: Record<string, string>) => Promise<PlacedCall> }>({
+  start: async ({ startApp, placeCall }, use) => {
+    await use(async (env = {}) => {
+      const app = await startApp({ WEATHER_API_URL: weather.url, TOOL_TIMEOUT_MS: '300', ...env }, [throwingTool, slowTool]);
+      return placeCall(app);
+    });
+  },
+});
+
 describe('function calls', () => {
-  let weather: Awaited<ReturnType<typeof startWeatherServer>>;
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
   beforeAll(async () => {
     weather = await startWeatherServer();
   });
   afterAll(() => new Promise<void>((resolve) => weather.server.close(() => resolve())));
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  async function start(env: Record<string, string> = {}): Promise<PlacedCall> {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, WEATHER_API_URL: weather.url, TOOL_TIMEOUT_MS: '300', ...env }, [throwingTool, slowTool]);
-    return placeCall(app, fake);
-  }
 
   /** After the response.create that follows the outputs, a DTMF makes a sync point to count what was sent. */
   async function outputsThenOneResponse({ call, model }: PlacedCall, callIds: string[]) {
@@ -71,7 +67,7 @@ describe('function calls', () => {
     });
   }
 
-  it('runs a tool and returns its result as a JSON string, then asks for a response', async () => {
+  it('runs a tool and returns its result as a JSON string, then asks for a response', async ({ start }) => {
     const placed = await start();
     const { callIds } = placed.model.functionCallResponse([{ name: 'get_weather_from_coords', arguments: '{"latitude":48.85,"longitude":2.35}' }]);
     const [output] = await outputsThenOneResponse(placed, callIds);
@@ -80,13 +76,13 @@ describe('function calls', () => {
     placed.call.sendStop();
   });
 
-  it.each([
+  it.for<[string, string, string, RegExp]>([
     ['an unknown tool', 'launch_rockets', '{}', /Unknown tool "launch_rockets"/],
     ['bad JSON arguments', 'get_weather_from_coords', '{"latitude": 48.8', /not valid JSON/],
     ['arguments that break the schema', 'get_weather_from_coords', '{"latitude":"north"}', /Invalid arguments/],
     ['a throwing tool', 'throwing_tool', '{}', /database is on fire/],
     ['a tool that times out', 'slow_tool', '{}', /timed out after 300 ms/],
-  ])('answers %s with one JSON error output', async (_what, name, args, pattern) => {
+  ])('answers %s with one JSON error output', async ([, name, args, pattern], { start }) => {
     const placed = await start();
     const { callIds } = placed.model.functionCallResponse([{ name, arguments: args }]);
     const [output] = await outputsThenOneResponse(placed, callIds);
@@ -94,7 +90,7 @@ describe('function calls', () => {
     placed.call.sendStop();
   });
 
-  it('reports an unreachable weather service as an error output', async () => {
+  it('reports an unreachable weather service as an error output', async ({ start }) => {
     const placed = await start({ WEATHER_API_URL: 'http://127.0.0.1:9/v1/forecast' });
     const { callIds } = placed.model.functionCallResponse([{ name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' }]);
     const [output] = await outputsThenOneResponse(placed, callIds);
@@ -102,7 +98,7 @@ describe('function calls', () => {
     placed.call.sendStop();
   });
 
-  it('answers several calls of one response, then sends a single response.create', async () => {
+  it('answers several calls of one response, then sends a single response.create', async ({ start }) => {
     const placed = await start();
     const { callIds } = placed.model.functionCallResponse([
       { name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' },

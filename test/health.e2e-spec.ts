@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, vi } from 'vitest';
 import { CallRegistry } from '../src/call-gateway/call-registry.service';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
-import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, postTwiml, startTestApp, type TestApp, twimlParameters } from './support/test-app';
+import { newCallSid } from '../emulator/phone';
+import { expect, it } from './support/fixture';
+import { postTwiml, type TestApp } from './support/test-app';
 
 interface Probe {
   status: number;
@@ -27,16 +27,8 @@ function blockEventLoop(ms: number): void {
 }
 
 describe('health endpoints', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('normal: live, ready and healthy, with details (calls, capacity, heap, event loop, uptime, model)', async () => {
-    app = await startTestApp();
+  it('normal: live, ready and healthy, with details (calls, capacity, heap, event loop, uptime, model)', async ({ startApp }) => {
+    const app = await startApp();
     const { live, ready, health } = await probeAll(app);
     expect(live.status).toBe(200);
     expect(live.body.details.process).toMatchObject({ status: 'up', pid: process.pid });
@@ -57,10 +49,9 @@ describe('health endpoints', () => {
     expect(d.model).toMatchObject({ status: 'up', reachable: true, recent: 0, failures: 0 });
   });
 
-  it('at capacity: not ready (503), /health 503, still live', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MAX_CONCURRENT_CALLS: '1' });
-    await postTwiml(app, { CallSid: callSid() }); // reserves the only slot
+  it('at capacity: not ready (503), /health 503, still live', async ({ startApp }) => {
+    const app = await startApp({ MAX_CONCURRENT_CALLS: '1' });
+    await postTwiml(app, { CallSid: newCallSid() }); // reserves the only slot
     const { live, ready, health } = await probeAll(app);
     expect(live.status).toBe(200);
     expect(ready.status).toBe(503);
@@ -69,8 +60,8 @@ describe('health endpoints', () => {
     expect(health.body.error).toHaveProperty('calls');
   });
 
-  it('draining: not ready (503) from the moment the shutdown path starts draining, still live', async () => {
-    app = await startTestApp();
+  it('draining: not ready (503) from the moment the shutdown path starts draining, still live', async ({ startApp }) => {
+    const app = await startApp();
     expect((await probe(app, '/health/ready')).status).toBe(200);
     app.app.get(CallRegistry).startDraining(); // what SIGTERM/SIGINT do first (src/main.ts)
     const { live, ready, health } = await probeAll(app);
@@ -81,8 +72,8 @@ describe('health endpoints', () => {
     expect(health.status).toBe(503);
   });
 
-  it('not configured: not ready (503) naming what is missing, still live', async () => {
-    app = await startTestApp({ OPENAI_API_KEY: '', PUBLIC_URL: '' });
+  it('not configured: not ready (503) naming what is missing, still live', async ({ startApp }) => {
+    const app = await startApp({ OPENAI_API_KEY: '', PUBLIC_URL: '' });
     const { live, ready, health } = await probeAll(app);
     expect(live.status).toBe(200);
     expect(ready.status).toBe(503);
@@ -90,10 +81,10 @@ describe('health endpoints', () => {
     expect(health.status).toBe(503);
   });
 
-  it('event loop stalled: not ready (503) after the loop was blocked past HEALTH_MAX_EVENT_LOOP_DELAY_MS, still live', async () => {
-    app = await startTestApp({ HEALTH_MAX_EVENT_LOOP_DELAY_MS: '150' });
+  it('event loop stalled: not ready (503) after the loop was blocked past HEALTH_MAX_EVENT_LOOP_DELAY_MS, still live', async ({ startApp }) => {
+    const app = await startApp({ HEALTH_MAX_EVENT_LOOP_DELAY_MS: '150' });
     // The monitor measures from its first tick on: wait until it has, then stall the loop.
-    await vi.waitFor(async () => expect((await probe(app!, '/health/ready')).body.details.eventLoop.samples).toBeGreaterThan(0), {
+    await vi.waitFor(async () => expect((await probe(app, '/health/ready')).body.details.eventLoop.samples).toBeGreaterThan(0), {
       timeout: 5000,
       interval: 10,
     });
@@ -105,13 +96,15 @@ describe('health endpoints', () => {
     expect(ready.body.error.eventLoop.delayMaxMs).toBeGreaterThanOrEqual(150);
   });
 
-  it('model unreachable: /health reports it as degraded (still 200) after 3 failed connections; readiness unaffected', async () => {
-    fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-some-other-key-0000' });
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('model unreachable: /health reports it as degraded (still 200) after 3 failed connections; readiness unaffected', async ({
+    startRealtime,
+    startApp,
+    placeCall,
+  }) => {
+    const refusing = await startRealtime({ requireApiKey: 'sk-some-other-key-0000' });
+    const app = await startApp({ OPENAI_REALTIME_URL: refusing.url });
     for (let i = 0; i < 3; i++) {
-      const sid = callSid();
-      const twiml = await postTwiml(app, { CallSid: sid });
-      const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
+      const { call } = await placeCall(app, { realtime: refusing, withModel: false });
       expect((await call.waitForClose()).code).toBe(1011);
       const model = (await probe(app, '/health')).body.details.model;
       expect(model.reachable).toBe(i < 2);
@@ -131,17 +124,13 @@ describe('health endpoints', () => {
     });
   });
 
-  it('model reachable: /health remembers the last successful connection and its handshake time', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const sid = callSid();
-    const twiml = await postTwiml(app, { CallSid: sid });
-    await (await fake.waitForConnection(0)).waitFor('session.update');
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
+  it('model reachable: /health remembers the last successful connection and its handshake time', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const { call } = await placeCall(app);
     let model: any;
     await vi.waitFor(
       async () => {
-        model = (await probe(app!, '/health')).body.details.model;
+        model = (await probe(app, '/health')).body.details.model;
         expect(model.recent).toBe(1);
       },
       { timeout: 5000, interval: 10 },

@@ -1,81 +1,75 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { describe } from 'vitest';
+import { newCallSid } from '../emulator/phone';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, postTwiml, startTestApp, TEST_API_KEY, testAudio, type TestApp, twimlParameters } from './support/test-app';
+import { type CallFixtures, expect, it } from './support/fixture';
+import { postTwiml, streamHeaders, TEST_API_KEY, testAudio, type TestApp, twimlParameters } from './support/test-app';
 
 describe('hostile input', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
   /** After each attack, a normal call must still work end to end. */
-  async function normalCallWorks(index: number) {
-    const { call, model } = await placeCall(app!, fake!, index);
-    const audio = testAudio(1600, index);
+  async function normalCallWorks(placeCall: CallFixtures['placeCall'], app: TestApp, seed: number) {
+    const { call, model } = await placeCall(app);
+    const audio = testAudio(1600, seed);
     await call.sendAudio(audio, { paced: false });
     await model.waitForAppendedBytes(audio.length);
-    const { itemId } = await model.audioResponse({ chunks: [testAudio(800, index + 100)] });
+    const { itemId } = await model.audioResponse({ chunks: [testAudio(800, seed + 100)] });
     await call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
     call.sendStop();
     await model.waitForClose();
   }
 
   describe('media streams need a reservation from /twiml', () => {
-    it.each([
+    type Params = Record<string, string>;
+    it.for<[string, (params: Params, other: Params) => Params]>([
       ['no token at all', () => ({})],
-      ['a wrong token', (p: Record<string, string>) => ({ ...p, streamToken: 'A'.repeat(24) })],
-      ['a token of another call', (_p: Record<string, string>, other: Record<string, string>) => ({ ...other, callSid: _p.callSid })],
-    ])('refuses a stream with %s (1008) and spends nothing', async (_what, tamper) => {
-      fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-      const sid = callSid();
+      ['a wrong token', (p) => ({ ...p, streamToken: 'A'.repeat(24) })],
+      ['a token of another call', (p, other) => ({ ...other, callSid: p.callSid })],
+    ])('refuses a stream with %s (1008) and spends nothing', async ([, tamper], { realtime: fake, startApp, placeCall }) => {
+      const app = await startApp();
+      const sid = newCallSid();
       const params = twimlParameters((await postTwiml(app, { CallSid: sid })).body);
-      const other = twimlParameters((await postTwiml(app, { CallSid: callSid() })).body);
+      const other = twimlParameters((await postTwiml(app, { CallSid: newCallSid() })).body);
       await fake.waitForConnection(1);
-      const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: tamper(params, other) });
+      const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, {
+        callSid: sid,
+        customParameters: tamper(params, other),
+        headers: streamHeaders(app),
+      });
       expect((await call.waitForClose()).code).toBe(1008);
       expect(fake.connections).toHaveLength(2); // only the two pre-dials: the stream dialled nothing
-      await normalCallWorks(2);
+      await normalCallWorks(placeCall, app, 2);
     });
 
-    it('accepts a token once only', async () => {
-      fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ALLOW_UNRESERVED_STREAMS: 'false' });
-      const sid = callSid();
+    it('accepts a token once only', async ({ realtime: fake, startApp, placeCall }) => {
+      const app = await startApp({ ALLOW_UNRESERVED_STREAMS: 'false' });
+      const sid = newCallSid();
       const params = twimlParameters((await postTwiml(app, { CallSid: sid })).body);
-      const first = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params });
+      const first = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params, headers: streamHeaders(app) });
       const model = await fake.waitForConnection(0);
       first.sendMedia(testAudio(160, 1));
       await model.waitForAppendedBytes(160);
       first.sendStop();
       await first.waitForClose();
-      const replay = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params });
+      const replay = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params, headers: streamHeaders(app) });
       expect((await replay.waitForClose()).code).toBe(1008);
       expect(fake.connections).toHaveLength(1);
-      await normalCallWorks(1);
+      await normalCallWorks(placeCall, app, 1);
     });
 
-    it('refuses a token after its reservation expired', async () => {
-      fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, PREDIAL_TIMEOUT_MS: '1000' });
-      const sid = callSid();
+    it('refuses a token after its reservation expired', async ({ realtime: fake, startApp, placeCall }) => {
+      const app = await startApp({ PREDIAL_TIMEOUT_MS: '1000' });
+      const sid = newCallSid();
       const params = twimlParameters((await postTwiml(app, { CallSid: sid })).body);
       await (await fake.waitForConnection(0)).waitForClose(3000); // the reservation lapsed
-      const late = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params });
+      const late = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: params, headers: streamHeaders(app) });
       expect((await late.waitForClose()).code).toBe(1008);
       expect(fake.connections).toHaveLength(1);
-      await normalCallWorks(1);
+      await normalCallWorks(placeCall, app, 1);
     });
   });
 
   describe('HTTP', () => {
-    it('sets security headers and no x-powered-by', async () => {
-      app = await startTestApp();
+    it('sets security headers and no x-powered-by', async ({ startApp }) => {
+      const app = await startApp();
       const res = await fetch(`${app.httpUrl}/`);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
@@ -83,21 +77,20 @@ describe('hostile input', () => {
       expect(res.headers.get('x-powered-by')).toBeNull();
     });
 
-    it('allows cross-origin requests only from CORS_ORIGINS', async () => {
-      app = await startTestApp({ CORS_ORIGINS: 'https://ops.example.com' });
+    it('allows cross-origin requests only from CORS_ORIGINS', async ({ startApp }) => {
+      let app = await startApp({ CORS_ORIGINS: 'https://ops.example.com' });
       const allowed = await fetch(`${app.httpUrl}/`, { headers: { origin: 'https://ops.example.com' } });
       expect(allowed.headers.get('access-control-allow-origin')).toBe('https://ops.example.com');
       const denied = await fetch(`${app.httpUrl}/`, { headers: { origin: 'https://evil.example.com' } });
       expect(denied.headers.get('access-control-allow-origin')).toBeNull();
       await app.close();
-      app = await startTestApp();
+      app = await startApp();
       const none = await fetch(`${app.httpUrl}/`, { headers: { origin: 'https://ops.example.com' } });
       expect(none.headers.get('access-control-allow-origin')).toBeNull();
     });
 
-    it('refuses oversized bodies with 413 and malformed ones with 400, without stack traces or secrets', async () => {
-      fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: 'twilio-secret-token-123' });
+    it('refuses oversized bodies with 413 and malformed ones with 400, without stack traces or secrets', async ({ realtime: fake, startApp, placeCall }) => {
+      let app = await startApp({ TWILIO_AUTH_TOKEN: 'twilio-secret-token-123' });
       const big = await fetch(`${app.httpUrl}/twiml`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -114,17 +107,17 @@ describe('hostile input', () => {
       }
       expect(fake.connections).toHaveLength(0);
       await app.close();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-      await normalCallWorks(0);
+      app = await startApp();
+      await normalCallWorks(placeCall, app, 0);
     });
   });
 
-  it('survives a burst of garbage on every socket path and still takes calls', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('survives a burst of garbage on every socket path and still takes calls', async ({ startApp, placeCall }) => {
+    const app = await startApp();
     const { default: WebSocket } = await import('ws');
     for (const path of ['/ws/call', '/call', '/ws/logs', '/logs']) {
-      const ws = new WebSocket(`${app.wsUrl}${path}`);
+      // The media stream paths are signed as Twilio signs them, so the garbage reaches the parser.
+      const ws = new WebSocket(`${app.wsUrl}${path}`, { headers: path.endsWith('/call') ? streamHeaders(app, path) : {} });
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       for (let i = 0; i < 200; i++) ws.send(i % 2 ? '{"event":"start","start":null}' : Buffer.from([0xff, 0x00, i]));
       ws.close();
@@ -132,6 +125,6 @@ describe('hostile input', () => {
     // Unknown WebSocket paths are refused without taking the server down.
     const stray = new WebSocket(`${app.wsUrl}/ws/unknown`);
     await new Promise((resolve) => stray.once('error', resolve));
-    await normalCallWorks(0);
+    await normalCallWorks(placeCall, app, 0);
   });
 });

@@ -1,24 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { describe } from 'vitest';
+import { expect, it } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { getJson, startTestApp, testAudio, type TestApp } from './support/test-app';
+import { getJson, testAudio } from './support/test-app';
 
 describe('call lifecycle and the event stream', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('publishes typed events for every significant step on /ws/logs (and /logs)', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
+  it('publishes typed events for every significant step on /ws/logs (and /logs)', async ({ startApp, placeCall }) => {
+    const app = await startApp();
     const logs = await LogsClient.connect(app);
     const legacy = await LogsClient.connect(app, '/logs');
-    const { call, model, sid } = await placeCall(app, fake);
+    const { call, model, callSid: sid } = await placeCall(app);
 
     expect(await logs.waitFor('model.status', (e) => e.status === 'connecting')).toMatchObject({ v: 1, callSid: sid });
     expect(await logs.waitFor('call.started')).toMatchObject({
@@ -65,11 +55,10 @@ describe('call lifecycle and the event stream', () => {
     legacy.close();
   });
 
-  it('sweeps a call whose caller audio stopped', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MEDIA_IDLE_TIMEOUT_S: '1', SWEEP_INTERVAL_MS: '100' });
+  it('sweeps a call whose caller audio stopped', async ({ startApp, placeCall }) => {
+    const app = await startApp({ MEDIA_IDLE_TIMEOUT_S: '1', SWEEP_INTERVAL_MS: '100' });
     const logs = await LogsClient.connect(app);
-    const { call, model } = await placeCall(app, fake);
+    const { call, model } = await placeCall(app);
     call.sendMedia(testAudio(160, 1));
     expect(await logs.waitFor('call.ended', () => true, 4000)).toMatchObject({ reason: 'media-timeout' });
     await call.waitForClose();
@@ -77,11 +66,10 @@ describe('call lifecycle and the event stream', () => {
     expect(await getJson(`${app.httpUrl}/`)).toMatchObject({ activeCalls: 0 });
   });
 
-  it('sweeps a call past the maximum duration, even while audio flows', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MAX_CALL_DURATION_S: '1', SWEEP_INTERVAL_MS: '100' });
+  it('sweeps a call past the maximum duration, even while audio flows', async ({ startApp, placeCall }) => {
+    const app = await startApp({ MAX_CALL_DURATION_S: '1', SWEEP_INTERVAL_MS: '100' });
     const logs = await LogsClient.connect(app);
-    const { call } = await placeCall(app, fake);
+    const { call } = await placeCall(app);
     const talking = call.sendAudio(testAudio(8 * 3000, 2), { paced: true }).catch(() => undefined);
     expect(await logs.waitFor('call.ended', () => true, 4000)).toMatchObject({ reason: 'max-duration' });
     await call.waitForClose();

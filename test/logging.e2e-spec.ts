@@ -1,10 +1,10 @@
 import twilio from 'twilio';
 import WebSocket from 'ws';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
+import { beforeEach, describe } from 'vitest';
+import { newCallSid } from '../emulator/phone';
+import { expect, it } from './support/fixture';
 import { LogCapture, type LogRecord } from './support/log-capture';
-import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, chunks, postTwiml, startTestApp, testAudio, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp, twimlParameters } from './support/test-app';
+import { chunks, testAudio, TEST_API_KEY, TEST_PUBLIC_URL } from './support/test-app';
 
 // nestjs-pino builds one logger per process from the first app's settings, so every app of this
 // file shares the capture, the level and the secrets.
@@ -15,15 +15,6 @@ const SECRETS = [TEST_API_KEY, AUTH_TOKEN, METRICS_TOKEN];
 const ENV = { LOG_LEVEL: 'debug', TWILIO_AUTH_TOKEN: AUTH_TOKEN, METRICS_TOKEN };
 
 const sign = (url: string, params: Record<string, string>) => twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, params);
-const STREAM_SIGNATURE = () => ({ 'x-twilio-signature': sign('wss://voice.example.test/ws/call', {}) });
-
-/** A call placed as Twilio does, signed: webhook (pre-dial), then the media stream. */
-async function placeSignedCall(app: TestApp, sid: string): Promise<TwilioCallSimulator> {
-  const params = { CallSid: sid, From: '+15551230000', To: '+15559870000', Direction: 'inbound' };
-  const res = await postTwiml(app, params, { signature: sign(`${TEST_PUBLIC_URL}/twiml`, params) });
-  expect(res.status).toBe(200);
-  return TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(res.body), headers: STREAM_SIGNATURE() });
-}
 
 /** Fails naming the line (secret masked) if any secret value was ever written. */
 function expectNoSecrets(): void {
@@ -38,21 +29,15 @@ function expectNoSecrets(): void {
 }
 
 describe('structured logs', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
   beforeEach(() => logs.clear());
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
 
-  it("writes one JSON object per line; a call's lines carry its callSid and streamSid; requests are logged, probes and frames are not", async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ ...ENV, OPENAI_REALTIME_URL: fake.url }, [], { logs });
-    const sid = callSid();
-    const call = await placeSignedCall(app, sid);
-    const model: FakeRealtimeConnection = await fake.waitForConnection(0);
+  it("writes one JSON object per line; a call's lines carry its callSid and streamSid; requests are logged, probes and frames are not", async ({
+    startApp,
+    placeCall,
+  }) => {
+    const app = await startApp(ENV, [], { logs });
+    // Placed as Twilio does, signed with AUTH_TOKEN: webhook (pre-dial), then the media stream.
+    const { call, model, callSid: sid } = await placeCall(app);
 
     // The webhook's request line says which call it was.
     const webhook = await logs.waitFor('POST /twiml', (r) => r.msg.startsWith('POST /twiml 200'));
@@ -99,10 +84,9 @@ describe('structured logs', () => {
     expectNoSecrets();
   });
 
-  it('never writes a secret when signatures fail, tokens are sent in headers or query strings, or scrapes are refused', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ ...ENV, OPENAI_REALTIME_URL: fake.url }, [], { logs });
-    const params = { CallSid: callSid(), From: '+15551230000' };
+  it('never writes a secret when signatures fail, tokens are sent in headers or query strings, or scrapes are refused', async ({ startApp }) => {
+    const app = await startApp(ENV, [], { logs });
+    const params = { CallSid: newCallSid(), From: '+15551230000' };
     const badSignature = sign(`${TEST_PUBLIC_URL}/elsewhere`, params);
 
     // A forged webhook carrying every secret we know in its headers and query string.
@@ -145,11 +129,10 @@ describe('structured logs', () => {
     expectNoSecrets();
   });
 
-  it('logs a model that rejects the API key with the call ids, and never the key', async () => {
-    fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-the-key-the-server-wants-0000' });
-    app = await startTestApp({ ...ENV, OPENAI_REALTIME_URL: fake.url }, [], { logs });
-    const sid = callSid();
-    const call = await placeSignedCall(app, sid);
+  it('logs a model that rejects the API key with the call ids, and never the key', async ({ startRealtime, startApp, placeCall }) => {
+    const refusing = await startRealtime({ requireApiKey: 'sk-the-key-the-server-wants-0000' });
+    const app = await startApp({ ...ENV, OPENAI_REALTIME_URL: refusing.url }, [], { logs });
+    const { call, callSid: sid } = await placeCall(app, { realtime: refusing, withModel: false });
     expect((await call.waitForClose()).code).toBe(1011);
 
     const dialFailed = await logs.waitFor('pre-dial failure', (r) => r.context === 'CallRegistry' && r.msg.includes('failed'));

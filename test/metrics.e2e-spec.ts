@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, vi } from 'vitest';
 import type { AgentTool } from '../src/tools/agent-tool';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { expect, it } from './support/fixture';
 import { LogsClient } from './support/logs-client';
 import { scrape, scrapeUntil, valueOf, type Scrape } from './support/metrics-client';
-import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, chunks, postTwiml, startTestApp, testAudio, type TestApp, twimlParameters } from './support/test-app';
+import { chunks, testAudio } from './support/test-app';
 
 const echoTool: AgentTool = {
   name: 'echo',
@@ -47,17 +45,11 @@ const framesOut = (s: Scrape) => valueOf(s, 'voice_agent_media_frames_total', { 
 const dropped = (s: Scrape, reason: string) => valueOf(s, 'voice_agent_dropped_frames_total', { reason });
 
 describe('GET /metrics', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('exposes the named series, and they move with a call: audio both ways, a bad frame, a barge-in, function calls, hang-up', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MAX_CONCURRENT_CALLS: '7' }, [echoTool]);
+  it('exposes the named series, and they move with a call: audio both ways, a bad frame, a barge-in, function calls, hang-up', async ({
+    startApp,
+    placeCall,
+  }) => {
+    const app = await startApp({ MAX_CONCURRENT_CALLS: '7' }, [echoTool]);
 
     const before = await scrape(app);
     for (const [name, type] of SERIES) expect(before.types.get(name), name).toBe(type);
@@ -71,7 +63,7 @@ describe('GET /metrics', () => {
     await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_dashboard_clients')).toBe(1));
 
     // A call: live, connected, its model handshake timed.
-    const { call, model } = await placeCall(app, fake);
+    const { call, model } = await placeCall(app);
     await dashboard.waitFor('model.status', (e) => e.status === 'connected');
     let now = await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_active_calls')).toBe(1));
     expect(valueOf(now, 'voice_agent_calls_started_total')).toBe(1);
@@ -130,11 +122,14 @@ describe('GET /metrics', () => {
     await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_dashboard_clients')).toBe(0));
   });
 
-  it('counts a reconnection mid-call: started, succeeded, its duration, and caller audio beyond the reconnect buffer', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, RECONNECT_AUDIO_BUFFER_MS: '100' }); // holds 5 frames
+  it('counts a reconnection mid-call: started, succeeded, its duration, and caller audio beyond the reconnect buffer', async ({
+    realtime: fake,
+    startApp,
+    placeCall,
+  }) => {
+    const app = await startApp({ RECONNECT_AUDIO_BUFFER_MS: '100' }); // holds 5 frames
     const dashboard = await LogsClient.connect(app);
-    const { call, model } = await placeCall(app, fake);
+    const { call, model } = await placeCall(app);
     await dashboard.waitFor('model.status', (e) => e.status === 'connected');
 
     fake.refuseNext(1, 503); // the first retry fails: a real gap
@@ -157,12 +152,10 @@ describe('GET /metrics', () => {
     dashboard.close();
   });
 
-  it('counts a call whose model connection fails, by outcome and status', async () => {
-    fake = await FakeRealtimeServer.start({ requireApiKey: 'sk-some-other-key-0000' });
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const sid = callSid();
-    const twiml = await postTwiml(app, { CallSid: sid });
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
+  it('counts a call whose model connection fails, by outcome and status', async ({ startRealtime, startApp, placeCall }) => {
+    const refusing = await startRealtime({ requireApiKey: 'sk-some-other-key-0000' });
+    const app = await startApp({ OPENAI_REALTIME_URL: refusing.url });
+    const { call } = await placeCall(app, { realtime: refusing, withModel: false });
     expect((await call.waitForClose()).code).toBe(1011);
     const now = await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_calls_total', { outcome: 'model-unavailable' })).toBe(1));
     expect(valueOf(now, 'voice_agent_model_status_total', { status: 'failed' })).toBe(1);
@@ -170,8 +163,8 @@ describe('GET /metrics', () => {
     expect(valueOf(now, 'voice_agent_first_audio_seconds_count')).toBe(0);
   });
 
-  it('serves direct loopback scrapes only when no METRICS_TOKEN is set', async () => {
-    app = await startTestApp();
+  it('serves direct loopback scrapes only when no METRICS_TOKEN is set', async ({ startApp }) => {
+    const app = await startApp();
     const res = await fetch(`${app.httpUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -183,9 +176,9 @@ describe('GET /metrics', () => {
     }
   });
 
-  it('requires the Bearer METRICS_TOKEN when set: none, wrong, right', async () => {
+  it('requires the Bearer METRICS_TOKEN when set: none, wrong, right', async ({ startApp }) => {
     const token = 'metrics-token-0123456789abcdef';
-    app = await startTestApp({ METRICS_TOKEN: token });
+    const app = await startApp({ METRICS_TOKEN: token });
     const none = await fetch(`${app.httpUrl}/metrics`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);

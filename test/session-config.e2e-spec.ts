@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { placeCall } from './support/call-helpers';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
-import { getJson, startTestApp, type TestApp } from './support/test-app';
+import { describe } from 'vitest';
+import { expect, it } from './support/fixture';
+import { getJson, type TestApp } from './support/test-app';
 
 const TOKEN = 'cfg-token-0123456789ab';
 
@@ -15,16 +14,8 @@ async function put(app: TestApp, body: unknown, headers: Record<string, string> 
 }
 
 describe('GET/PUT /session-config', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('starts from the environment', async () => {
-    app = await startTestApp({ AGENT_INSTRUCTIONS: 'Env instructions.', OPENAI_VOICE: 'coral', VAD_THRESHOLD: '0.6', VAD_SILENCE_DURATION_MS: '700' });
+  it('starts from the environment', async ({ startApp }) => {
+    const app = await startApp({ AGENT_INSTRUCTIONS: 'Env instructions.', OPENAI_VOICE: 'coral', VAD_THRESHOLD: '0.6', VAD_SILENCE_DURATION_MS: '700' });
     expect(await getJson(`${app.httpUrl}/session-config`)).toEqual({
       instructions: 'Env instructions.',
       voice: 'coral',
@@ -33,14 +24,13 @@ describe('GET/PUT /session-config', () => {
       availableTools: ['get_weather_from_coords', 'end_call', 'ask_operator'],
       availableVoices: ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'],
     });
-    const semantic = await startTestApp({ TURN_DETECTION: 'semantic_vad' });
+    const semantic = await startApp({ TURN_DETECTION: 'semantic_vad' });
     expect((await getJson(`${semantic.httpUrl}/session-config`)).turnDetection).toEqual({ type: 'semantic_vad', eagerness: 'auto' });
     await semantic.close();
   });
 
-  it("saves a valid change (fields left out keep their values), and the next call's session.update carries it", async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, DASHBOARD_TOKEN: TOKEN });
+  it("saves a valid change (fields left out keep their values), and the next call's session.update carries it", async ({ startApp, placeCall }) => {
+    const app = await startApp({ DASHBOARD_TOKEN: TOKEN });
     const auth = { authorization: `Bearer ${TOKEN}` };
     const first = await put(app, { instructions: 'You sell bicycles.', turnDetection: { type: 'server_vad', threshold: 0.3 } }, auth);
     expect(first.status).toBe(200);
@@ -58,7 +48,7 @@ describe('GET/PUT /session-config', () => {
     });
     expect(await (await fetch(`${app.httpUrl}/session-config`, { headers: auth })).json()).toEqual(second.body);
 
-    const { model, call } = await placeCall(app, fake);
+    const { model, call } = await placeCall(app);
     const update = model.received.find((e) => e.type === 'session.update') as { session: any };
     expect(update.session).toMatchObject({
       instructions: 'You sell bicycles.',
@@ -72,7 +62,7 @@ describe('GET/PUT /session-config', () => {
     call.sendStop();
   });
 
-  it.each([
+  it.for<[string, unknown, RegExp]>([
     ['an unknown voice', { voice: 'robot' }, /voice must be one of the following values/],
     ['a threshold above 1', { turnDetection: { type: 'server_vad', threshold: 1.5 } }, /turnDetection\.threshold must not be greater than 1/],
     ['an unknown turn detection type', { turnDetection: { type: 'push_to_talk' } }, /turnDetection\.type must be one of/],
@@ -82,8 +72,8 @@ describe('GET/PUT /session-config', () => {
     ['an unknown tool', { enabledTools: ['get_weather_from_coords', 'launch_rockets'] }, /enabledTools: unknown tool "launch_rockets"/],
     ['an unknown field', { model: 'gpt-4o' }, /property model should not exist/],
     ['an unknown nested field', { turnDetection: { type: 'server_vad', create_response: false } }, /turnDetection\.property create_response should not exist/],
-  ])('refuses %s with 400 naming the field, and changes nothing', async (_what, body, message) => {
-    app = await startTestApp();
+  ])('refuses %s with 400 naming the field, and changes nothing', async ([, body, message], { startApp }) => {
+    const app = await startApp();
     const before = await getJson(`${app.httpUrl}/session-config`);
     const res = await put(app, body);
     expect(res.status).toBe(400);
@@ -91,16 +81,16 @@ describe('GET/PUT /session-config', () => {
     expect(await getJson(`${app.httpUrl}/session-config`)).toEqual(before);
   });
 
-  it('needs the dashboard token when one is set', async () => {
-    app = await startTestApp({ DASHBOARD_TOKEN: TOKEN });
+  it('needs the dashboard token when one is set', async ({ startApp }) => {
+    const app = await startApp({ DASHBOARD_TOKEN: TOKEN });
     expect((await fetch(`${app.httpUrl}/session-config`)).status).toBe(401);
     expect((await put(app, { voice: 'cedar' })).status).toBe(401);
     expect((await put(app, { voice: 'cedar' }, { authorization: 'Bearer not-the-token-123456' })).status).toBe(401);
     expect((await put(app, { voice: 'cedar' }, { authorization: `Bearer ${TOKEN}` })).body.voice).toBe('cedar');
   });
 
-  it('is documented in Swagger, with its body schema and bearer auth', async () => {
-    app = await startTestApp();
+  it('is documented in Swagger, with its body schema and bearer auth', async ({ startApp }) => {
+    const app = await startApp();
     const doc = await getJson(`${app.httpUrl}/docs-json`);
     const path = doc.paths['/session-config'];
     expect(Object.keys(path).sort()).toEqual(['get', 'put']);

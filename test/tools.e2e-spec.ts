@@ -5,11 +5,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { mulawToWav, readWav, toneMulaw } from '../emulator/audio-codec';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
 import { ScriptedVoiceModel } from '../emulator/voice-model';
-import { startTestApp, type TestApp } from './support/test-app';
+import { expect, it, test } from './support/fixture';
+import type { TestApp } from './support/test-app';
 
 const ROOT = join(__dirname, '..');
 const TOOLS = join(ROOT, 'dist-tools', 'scripts');
@@ -77,23 +77,16 @@ describe('developer tools', () => {
 
   describe('npm run simulate against a server that checks Twilio signatures', () => {
     const TOKEN = 'twilio-auth-token-for-simulate';
-    let app: TestApp | undefined;
-    let emulator: FakeRealtimeServer | undefined;
-    afterAll(async () => {
-      await app?.close();
-      await emulator?.close();
+    /** `server`: the app checking signatures with TOKEN, on an emulator that plays a scripted voice model. */
+    const it = test.extend<{ server: TestApp }>({
+      server: async ({ startRealtime, startApp }, use) => {
+        const model = new ScriptedVoiceModel();
+        const emulator = await startRealtime({ onConnection: (c) => model.attach(c) });
+        await use(await startApp({ OPENAI_REALTIME_URL: emulator.url, TWILIO_AUTH_TOKEN: TOKEN }));
+      },
     });
 
-    async function start(): Promise<TestApp> {
-      if (app) return app;
-      const model = new ScriptedVoiceModel();
-      emulator = await FakeRealtimeServer.start({ onConnection: (c) => model.attach(c) });
-      app = await startTestApp({ OPENAI_REALTIME_URL: emulator.url, TWILIO_AUTH_TOKEN: TOKEN });
-      return app;
-    }
-
-    it('signs the webhook and the stream, speaks a WAV file and saves the answer as WAV', { timeout: 90_000 }, async () => {
-      const server = await start();
+    it('signs the webhook and the stream, speaks a WAV file and saves the answer as WAV', { timeout: 90_000 }, async ({ server }) => {
       const question = join(tmp, 'question.wav');
       writeFileSync(question, mulawToWav(toneMulaw(800)));
       const answer = join(tmp, 'answer.wav');
@@ -125,8 +118,7 @@ describe('developer tools', () => {
       expect(wav.samples.length / 8000).toBeGreaterThan(1);
     });
 
-    it('fails clearly when the server rejects the signature', { timeout: 60_000 }, async () => {
-      const server = await start();
+    it('fails clearly when the server rejects the signature', { timeout: 60_000 }, async ({ server }) => {
       const sim = await run(
         process.execPath,
         [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--out', join(tmp, 'x.wav'), '--signature-token', 'wrong-token-123', '--no-logs'],

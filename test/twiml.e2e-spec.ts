@@ -1,24 +1,16 @@
 import twilio from 'twilio';
-import { afterEach, describe, expect, it } from 'vitest';
-import { FakeRealtimeServer } from '../emulator/fake-realtime-server';
+import { describe } from 'vitest';
+import { newCallSid } from '../emulator/phone';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
-import { callSid, getJson, postTwiml, startTestApp, TEST_API_KEY, TEST_PUBLIC_URL, type TestApp, twimlParameters } from './support/test-app';
+import { expect, it } from './support/fixture';
+import { getJson, postTwiml, streamHeaders, TEST_API_KEY, TEST_AUTH_TOKEN, TEST_PUBLIC_URL, twilioSignature, twimlParameters } from './support/test-app';
 
-const AUTH_TOKEN = 'twilio-auth-token-for-tests';
+const AUTH_TOKEN = TEST_AUTH_TOKEN;
 
 describe('voice webhook /twiml', () => {
-  let app: TestApp | undefined;
-  let fake: FakeRealtimeServer | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await fake?.close();
-    app = fake = undefined;
-  });
-
-  it('answers with TwiML that connects the call to the stream derived from PUBLIC_URL, with parameters', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const sid = callSid();
+  it('answers with TwiML that connects the call to the stream derived from PUBLIC_URL, with parameters', async ({ startApp }) => {
+    const app = await startApp();
+    const sid = newCallSid();
     const res = await postTwiml(app, { CallSid: sid, From: '+15551230000', To: '+15559870000', Direction: 'inbound', CallStatus: 'ringing' });
     expect(res.status).toBe(200);
     expect(res.contentType).toMatch(/text\/xml/);
@@ -32,18 +24,18 @@ describe('voice webhook /twiml', () => {
     expect(res.body).toMatch(/<\/Connect><Say>Sorry, the assistant is not available[^<]*<\/Say><Hangup\/><\/Response>$/);
   });
 
-  it('also answers GET with query parameters', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const res = await fetch(`${app.httpUrl}/twiml?CallSid=${callSid()}&From=%2B1555`);
+  it('also answers GET with query parameters', async ({ startApp }) => {
+    const app = await startApp();
+    const pathAndQuery = `/twiml?CallSid=${newCallSid()}&From=%2B1555`;
+    const res = await fetch(`${app.httpUrl}${pathAndQuery}`, { headers: { 'x-twilio-signature': twilioSignature(app, pathAndQuery)! } });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('<Parameter name="from" value="+1555"/>');
   });
 
-  it('pre-dials the model when the webhook answers, and the stream adopts that connection', async () => {
-    fake = await FakeRealtimeServer.start({ requireApiKey: TEST_API_KEY });
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url });
-    const sid = callSid();
+  it('pre-dials the model when the webhook answers, and the stream adopts that connection', async ({ startRealtime, startApp }) => {
+    const fake = await startRealtime({ requireApiKey: TEST_API_KEY });
+    const app = await startApp({ OPENAI_REALTIME_URL: fake.url });
+    const sid = newCallSid();
     const twiml = await postTwiml(app, { CallSid: sid, From: '+1555', To: '+1666' });
     // The connection is open and configured before any stream exists.
     const model = await fake.waitForConnection(0);
@@ -51,7 +43,11 @@ describe('voice webhook /twiml', () => {
     expect(model.model).toBe('gpt-realtime');
     await model.waitFor('session.update');
 
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { callSid: sid, customParameters: twimlParameters(twiml.body) });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, {
+      callSid: sid,
+      customParameters: twimlParameters(twiml.body),
+      headers: streamHeaders(app),
+    });
     call.sendMedia(Buffer.alloc(160, 0x7f));
     await model.waitForAppendedBytes(160);
     expect(fake.connections).toHaveLength(1);
@@ -60,11 +56,10 @@ describe('voice webhook /twiml', () => {
     await model.waitForClose();
   });
 
-  it('dials on start when no webhook pre-dialled the call (ALLOW_UNRESERVED_STREAMS)', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, ALLOW_UNRESERVED_STREAMS: 'true' });
-    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`);
-    const model = await fake.waitForConnection(0);
+  it('dials on start when no webhook pre-dialled the call (ALLOW_UNRESERVED_STREAMS)', async ({ realtime, startApp }) => {
+    const app = await startApp({ ALLOW_UNRESERVED_STREAMS: 'true' });
+    const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { headers: streamHeaders(app) });
+    const model = await realtime.waitForConnection(0);
     await model.waitFor('session.update');
     call.sendMedia(Buffer.alloc(160, 1));
     await model.waitForAppendedBytes(160);
@@ -72,22 +67,20 @@ describe('voice webhook /twiml', () => {
     await model.waitForClose();
   });
 
-  it('closes a pre-dialled connection that no stream adopts', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, PREDIAL_TIMEOUT_MS: '1000' });
-    await postTwiml(app, { CallSid: callSid() });
-    const model = await fake.waitForConnection(0);
+  it('closes a pre-dialled connection that no stream adopts', async ({ realtime, startApp }) => {
+    const app = await startApp({ PREDIAL_TIMEOUT_MS: '1000' });
+    await postTwiml(app, { CallSid: newCallSid() });
+    const model = await realtime.waitForConnection(0);
     const closed = await model.waitForClose(4000);
     expect(closed.code).toBe(1000);
     const health = await getJson(`${app.httpUrl}/health`);
     expect(health.details.calls).toMatchObject({ active: 0, reserved: 0 });
   });
 
-  it('answers with a busy message and no stream at capacity', async () => {
-    fake = await FakeRealtimeServer.start();
-    app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, MAX_CONCURRENT_CALLS: '1' });
-    expect((await postTwiml(app, { CallSid: callSid() })).body).toContain('<Connect');
-    const busy = await postTwiml(app, { CallSid: callSid() });
+  it('answers with a busy message and no stream at capacity', async ({ realtime: fake, startApp }) => {
+    const app = await startApp({ MAX_CONCURRENT_CALLS: '1' });
+    expect((await postTwiml(app, { CallSid: newCallSid() })).body).toContain('<Connect');
+    const busy = await postTwiml(app, { CallSid: newCallSid() });
     expect(busy.status).toBe(200);
     expect(busy.body).not.toContain('<Connect');
     expect(busy.body).toMatch(/<Say>Sorry, all our lines are busy[^<]*<\/Say><Hangup\/>/);
@@ -98,9 +91,9 @@ describe('voice webhook /twiml', () => {
     expect(health.status).toBe(503);
   });
 
-  it('tells the caller the service is unavailable when not configured', async () => {
-    app = await startTestApp({ OPENAI_API_KEY: '' });
-    const res = await postTwiml(app, { CallSid: callSid() });
+  it('tells the caller the service is unavailable when not configured', async ({ startApp }) => {
+    const app = await startApp({ OPENAI_API_KEY: '' });
+    const res = await postTwiml(app, { CallSid: newCallSid() });
     expect(res.status).toBe(200);
     expect(res.body).not.toContain('<Connect');
     expect(res.body).toContain('<Hangup/>');
@@ -113,22 +106,20 @@ describe('voice webhook /twiml', () => {
     const params = { CallSid: 'CA00000000000000000000000000000001', From: '+15551230000', To: '+15559870000', AccountSid: 'AC1' };
     const sign = (url: string, p: Record<string, string>) => twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, p);
 
-    it('accepts a valid signature over the public URL and params', async () => {
-      fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: AUTH_TOKEN });
+    it('accepts a valid signature over the public URL and params', async ({ startApp }) => {
+      const app = await startApp({ TWILIO_AUTH_TOKEN: AUTH_TOKEN });
       const res = await postTwiml(app, params, { signature: sign(`${TEST_PUBLIC_URL}/twiml`, params) });
       expect(res.status).toBe(200);
       expect(res.body).toContain('<Stream');
     });
 
-    it.each([
+    it.for<[string, string | undefined]>([
       ['missing', undefined],
       ['invalid', 'bm90LWEtc2lnbmF0dXJl'],
       ['signed for another URL', 'other'],
-    ])('rejects a %s signature with 403 and does not dial', async (_what, signature) => {
-      fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: AUTH_TOKEN });
-      const sig = signature === 'other' ? sign(`http://127.0.0.1/twiml`, params) : signature;
+    ])('rejects a %s signature with 403 and does not dial', async ([, signature], { realtime: fake, startApp }) => {
+      const app = await startApp({ TWILIO_AUTH_TOKEN: AUTH_TOKEN });
+      const sig = (signature === 'other' ? sign(`http://127.0.0.1/twiml`, params) : signature) ?? false;
       const res = await postTwiml(app, params, { signature: sig });
       expect(res.status).toBe(403);
       expect(res.body).not.toContain(AUTH_TOKEN);
@@ -137,9 +128,8 @@ describe('voice webhook /twiml', () => {
       expect(fake.connections).toHaveLength(0);
     });
 
-    it('requires a valid signature on the media stream upgrade (403 before the upgrade)', async () => {
-      fake = await FakeRealtimeServer.start();
-      app = await startTestApp({ OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: AUTH_TOKEN, ALLOW_UNRESERVED_STREAMS: 'true' });
+    it('requires a valid signature on the media stream upgrade (403 before the upgrade)', async ({ realtime: fake, startApp }) => {
+      const app = await startApp({ TWILIO_AUTH_TOKEN: AUTH_TOKEN, ALLOW_UNRESERVED_STREAMS: 'true' });
       await expect(TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`)).rejects.toThrow(/403/);
       await expect(
         TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, { headers: { 'x-twilio-signature': sign('wss://voice.example.test/ws/call?x=1', {}) } }),
@@ -156,14 +146,8 @@ describe('voice webhook /twiml', () => {
 });
 
 describe('HTTP endpoints', () => {
-  let app: TestApp | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-
-  it('serves status, public URL, tools, health and Swagger docs', async () => {
-    app = await startTestApp();
+  it('serves status, public URL, tools, health and Swagger docs', async ({ startApp }) => {
+    const app = await startApp();
     const status = await getJson(`${app.httpUrl}/`);
     expect(status).toMatchObject({ status: 'ok', activeCalls: 0, capacity: 100, missingConfig: [] });
 
@@ -193,15 +177,15 @@ describe('HTTP endpoints', () => {
     expect(spec.paths['/twiml'].post.requestBody.content).toHaveProperty(['application/x-www-form-urlencoded']);
   });
 
-  it('answers unknown routes with 404 and no stack trace', async () => {
-    app = await startTestApp();
+  it('answers unknown routes with 404 and no stack trace', async ({ startApp }) => {
+    const app = await startApp();
     const res = await fetch(`${app.httpUrl}/nope`);
     expect(res.status).toBe(404);
     expect(await res.text()).not.toMatch(/at .*\.js:\d+/);
   });
 
-  it('rejects an invalid webhook parameter with 400 naming the field', async () => {
-    app = await startTestApp();
+  it('rejects an invalid webhook parameter with 400 naming the field', async ({ startApp }) => {
+    const app = await startApp();
     const res = await postTwiml(app, { CallSid: '<script>' });
     expect(res.status).toBe(400);
     expect(res.body).toContain('CallSid');

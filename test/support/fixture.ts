@@ -12,17 +12,21 @@ import { FakeRealtimeServer, type FakeRealtimeConnection, type FakeRealtimeServe
 import { dial, newCallSid, type DialOptions } from '../../emulator/phone';
 import type { TwilioCallSimulator } from '../../emulator/twilio-call-simulator';
 import type { AgentTool } from '../../src/tools/agent-tool';
-import { startTestApp, TEST_AUTH_TOKEN, type TestApp, type TestAppOptions } from './test-app';
+import { startTestApp, TEST_AUTH_TOKEN, type SignedApp, type TestApp, type TestAppOptions } from './test-app';
 
 export { expect } from 'vitest';
 
-export interface PlacedCall {
+/** A call whose model never answered (the emulator refused the pre-dial). */
+export interface UnansweredCall {
   call: TwilioCallSimulator;
-  /** The emulator's side of this call's model connection (the one pre-dialled by the webhook). */
-  model: FakeRealtimeConnection;
   callSid: string;
   /** The TwiML the webhook answered with. */
   twiml: string;
+}
+
+export interface PlacedCall extends UnansweredCall {
+  /** The emulator's side of this call's model connection (the one pre-dialled by the webhook). */
+  model: FakeRealtimeConnection;
 }
 
 export interface PlaceCallOptions extends Partial<Pick<DialOptions, 'callSid' | 'from' | 'to' | 'simulator' | 'streamDelayMs'>> {
@@ -30,6 +34,8 @@ export interface PlaceCallOptions extends Partial<Pick<DialOptions, 'callSid' | 
   realtime?: FakeRealtimeServer;
   /** Wait for the model's `session.update` before opening the stream (default true). */
   waitForConfig?: boolean;
+  /** Runs once the pre-dialled model is there (and configured), before the stream opens. */
+  beforeStream?: (model: FakeRealtimeConnection) => Promise<void>;
 }
 
 export interface CallFixtures {
@@ -42,8 +48,14 @@ export interface CallFixtures {
    * `TWILIO_AUTH_TOKEN` to TEST_AUTH_TOKEN (signatures checked, as in production); pass '' to unset.
    */
   startApp(env?: Record<string, string>, extraTools?: AgentTool[], opts?: TestAppOptions): Promise<TestApp>;
-  /** Places a call as Twilio does (signed webhook, then the signed stream with the TwiML's parameters). */
-  placeCall(app: TestApp, opts?: PlaceCallOptions): Promise<PlacedCall>;
+  /**
+   * Places a call as Twilio does (signed webhook, then the signed stream with the TwiML's
+   * parameters) and returns it with its model connection. Calls placed at once on one emulator
+   * are told apart by order: each waits for its pre-dial before the next webhook is posted.
+   * With `withModel: false` (a model that refuses the pre-dial) the stream opens at once.
+   */
+  placeCall(app: SignedApp, opts?: PlaceCallOptions & { withModel?: true }): Promise<PlacedCall>;
+  placeCall(app: SignedApp, opts: Omit<PlaceCallOptions, 'waitForConfig' | 'beforeStream'> & { withModel: false }): Promise<UnansweredCall>;
 }
 
 export const test = base.extend<CallFixtures>({
@@ -75,27 +87,55 @@ export const test = base.extend<CallFixtures>({
   },
 
   placeCall: async ({ realtime }, use) => {
-    const calls: TwilioCallSimulator[] = [];
-    await use(async (app, opts = {}) => {
+    let calls: TwilioCallSimulator[] = [];
+    // The emulator cannot tell which call a connection belongs to, only the order they came in:
+    // placements on one emulator take turns from the webhook until their pre-dial has arrived.
+    const turns = new Map<FakeRealtimeServer, Promise<void>>();
+    const place = async (
+      app: SignedApp,
+      opts: PlaceCallOptions & { withModel?: boolean } = {},
+    ): Promise<UnansweredCall & { model?: FakeRealtimeConnection }> => {
       const server = opts.realtime ?? realtime;
-      const before = server.connections.length;
-      const callSid = opts.callSid ?? newCallSid();
-      const token = app.config.TWILIO_AUTH_TOKEN;
-      const placed = await dial({
-        baseUrl: app.httpUrl,
-        publicWebhookUrl: app.config.publicUrl('/twiml'),
-        signatureToken: token,
-        callSid,
-        from: opts.from,
-        to: opts.to,
-        simulator: opts.simulator,
-        streamDelayMs: opts.streamDelayMs,
-        beforeStream: opts.waitForConfig === false ? undefined : async () => void (await server.waitForConnection(before)).waitFor('session.update'),
-      });
-      calls.push(placed.call);
-      const model = await server.waitForConnection(before);
-      return { call: placed.call, model, callSid, twiml: placed.twiml };
-    });
+      const previous = turns.get(server) ?? Promise.resolve();
+      let release = (): void => undefined;
+      const mine = new Promise<void>((resolve) => (release = resolve));
+      turns.set(
+        server,
+        previous.then(() => mine),
+      );
+      await previous;
+      let model: FakeRealtimeConnection | undefined;
+      try {
+        const before = server.connections.length;
+        const callSid = opts.callSid ?? newCallSid();
+        const token = app.config.TWILIO_AUTH_TOKEN;
+        const placed = await dial({
+          baseUrl: app.httpUrl,
+          publicWebhookUrl: app.config.publicUrl('/twiml'),
+          signatureToken: token,
+          callSid,
+          from: opts.from,
+          to: opts.to,
+          simulator: opts.simulator,
+          streamDelayMs: opts.streamDelayMs,
+          beforeStream: async () => {
+            if (opts.withModel === false) return release();
+            const connection = await server.waitForConnection(before);
+            model = connection;
+            release();
+            if (opts.waitForConfig !== false) await connection.waitFor('session.update');
+            await opts.beforeStream?.(connection);
+          },
+        });
+        // Only calls still open need closing: keeping ended ones would hold their recordings (churn measures the heap).
+        calls = calls.filter((c) => !c.closed);
+        calls.push(placed.call);
+        return { call: placed.call, model, callSid, twiml: placed.twiml };
+      } finally {
+        release();
+      }
+    };
+    await use(place as CallFixtures['placeCall']);
     for (const call of calls) if (!call.closed) call.close();
   },
 });

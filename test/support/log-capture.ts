@@ -13,7 +13,7 @@ export interface LogRecord {
 
 /**
  * A pino destination that keeps every line: the raw text (to prove what was never written) and the
- * parsed records (to check fields). Pass it to startTestApp({ logs }) for every app of a test file.
+ * parsed records (to check fields). Pass it as the fixture's startApp(env, [], { logs }) for every app of a test file.
  */
 export class LogCapture {
   private log = new MessageLog<LogRecord>();

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { loadAppConfig } from '../../src/config/app-config';
 import type { TestApp } from './test-app';
 
 const ROOT = join(__dirname, '..', '..');
@@ -15,8 +16,9 @@ async function freePort(): Promise<number> {
 
 export interface ServerProcess {
   child: ChildProcess;
-  /** TestApp-shaped URLs, so the call helpers work against the child too. */
-  urls: Pick<TestApp, 'httpUrl' | 'wsUrl'>;
+  /** TestApp-shaped URLs and config (read from the child's env), so the fixture's placeCall and
+   * postTwiml work against the child too, signatures included. */
+  urls: Pick<TestApp, 'httpUrl' | 'wsUrl' | 'config'>;
   output: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -24,9 +26,11 @@ export interface ServerProcess {
 /** Runs `node dist/main.js` (built by test/global-setup.ts) like production does, and waits until it answers HTTP. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
+  const childEnv = { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), LOG_LEVEL: 'info', ...env };
+  const config = loadAppConfig(childEnv);
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), LOG_LEVEL: 'info', ...env },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -47,7 +51,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  return { child, urls: { httpUrl, wsUrl: `ws://127.0.0.1:${port}` }, output: () => output, exited };
+  return { child, urls: { httpUrl, wsUrl: `ws://127.0.0.1:${port}`, config }, output: () => output, exited };
 }
 
 /** Polls `probe` until it returns true (for state observed over HTTP from another process). */

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import twilio from 'twilio';
 import { AppModule } from '../../src/app.module';
 import { setupApp } from '../../src/app.setup';
 import { AppConfig, loadAppConfig } from '../../src/config/app-config';
@@ -59,12 +60,14 @@ export async function startTestApp(env: Record<string, string> = {}, extraTools:
   setupApp(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
+  // Safe to call twice: a test may close its app early, and the fixture closes it again.
+  let closing: Promise<void> | undefined;
   return {
     app,
     config,
     httpUrl: `http://127.0.0.1:${address.port}`,
     wsUrl: `ws://127.0.0.1:${address.port}`,
-    close: () => app.close(),
+    close: () => (closing ??= app.close()),
   };
 }
 
@@ -73,23 +76,41 @@ export function form(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
 
-/** Posts the voice webhook as Twilio does (form-encoded), optionally signed. */
-export async function postTwiml(
-  app: Pick<TestApp, 'httpUrl'>,
-  params: Record<string, string>,
-  opts: { path?: string; signature?: string } = {},
-): Promise<{ status: number; body: string; contentType: string | null }> {
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (opts.signature) headers['x-twilio-signature'] = opts.signature;
-  const res = await fetch(`${app.httpUrl}${opts.path ?? '/twiml'}`, { method: 'POST', headers, body: form(params) });
-  return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') };
+/** What signing needs to know about an app (a TestApp, or a child process started with the same env). */
+export type SignedApp = Pick<TestApp, 'httpUrl'> & { config: Pick<AppConfig, 'TWILIO_AUTH_TOKEN' | 'publicUrl' | 'streamUrl'> };
+
+/**
+ * X-Twilio-Signature as Twilio computes it for this app: over the public URL of `pathAndQuery`
+ * plus the POST params, with the app's TWILIO_AUTH_TOKEN. Undefined when the app checks nothing.
+ */
+export function twilioSignature(app: SignedApp, pathAndQuery: string, params: Record<string, string> = {}): string | undefined {
+  const token = app.config.TWILIO_AUTH_TOKEN;
+  const url = app.config.publicUrl(pathAndQuery);
+  return token && url ? twilio.getExpectedTwilioSignature(token, url, params) : undefined;
 }
 
-let sidCounter = 0;
-/** A Twilio-shaped CallSid (CA + 32 hex), unique per test run. */
-export function callSid(): string {
-  sidCounter++;
-  return 'CA' + (Date.now().toString(16) + sidCounter.toString(16).padStart(8, '0')).padStart(32, '0').slice(-32);
+/** Upgrade headers of a media stream as Twilio opens it: signed over the wss:// URL, no params. */
+export function streamHeaders(app: SignedApp, path = '/ws/call'): Record<string, string> {
+  const token = app.config.TWILIO_AUTH_TOKEN;
+  const url = app.config.streamUrl(path);
+  return token && url ? { 'x-twilio-signature': twilio.getExpectedTwilioSignature(token, url, {}) } : {};
+}
+
+/**
+ * Posts the voice webhook as Twilio does (form-encoded), signed with the app's TWILIO_AUTH_TOKEN
+ * unless told otherwise: `signature` sends that value instead, `signature: false` sends none.
+ */
+export async function postTwiml(
+  app: SignedApp,
+  params: Record<string, string>,
+  opts: { path?: string; signature?: string | false } = {},
+): Promise<{ status: number; body: string; contentType: string | null }> {
+  const path = opts.path ?? '/twiml';
+  const signature = opts.signature === undefined ? twilioSignature(app, path, params) : opts.signature;
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (signature) headers['x-twilio-signature'] = signature;
+  const res = await fetch(`${app.httpUrl}${path}`, { method: 'POST', headers, body: form(params) });
+  return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') };
 }
 
 /** Deterministic, distinct mu-law-ish bytes, so reordering or mixing audio shows up in comparisons. */
