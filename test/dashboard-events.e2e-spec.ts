@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe } from 'vitest';
 import { expect, it } from './support/fixture';
 import { LogsClient, type LogEvent } from './support/logs-client';
-import { chunks, testAudio } from './support/test-app';
+import { chunks, markOf, testAudio } from './support/test-app';
 
 /** The documented contract (README, "Call events"): required and optional fields of each call event. */
 const CONTRACT: Record<string, { required: Record<string, string>; optional?: Record<string, string> }> = {
@@ -47,7 +47,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
   },
   'transcript.delta': { required: { role: 'string', itemId: 'string', delta: 'string' } },
   'transcript.done': { required: { role: 'string', itemId: 'string', text: 'string' } },
-  barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number' } },
+  barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number', items: 'number' } },
   'function_call.started': { required: { callId: 'string', name: 'string', arguments: 'string' } },
   'function_call.finished': {
     required: { callId: 'string', name: 'string', output: 'string', durationMs: 'number', answeredBy: 'string' },
@@ -68,6 +68,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
     },
   },
   error: { required: { source: 'string', message: 'string' }, optional: { code: 'string' } },
+  latency: { required: { kind: 'string', ms: 'number' } },
 };
 
 function expectContract(event: LogEvent): void {
@@ -259,7 +260,7 @@ describe('the dashboard socket: events', () => {
     // The call heard every byte, in order, and the model got every caller byte, in order.
     await talker.model.waitForAppendedBytes(spoken.length);
     expect(talker.model.appendedAudio().equals(spoken)).toBe(true);
-    await talker.call.waitFor('mark', (m) => m.mark.name === `${response.itemId}:1000`);
+    await talker.call.waitFor('mark', (m) => markOf(m) === `${response.itemId}:1000`);
     expect(talker.call.receivedAudio().equals(Buffer.concat(answer))).toBe(true);
     expect(talker.call.protocolErrors).toEqual([]);
     expect(talker.call.closed || flooder.call.closed).toBe(false);

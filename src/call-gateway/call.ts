@@ -311,11 +311,13 @@ export class Call implements LiveCall {
       onStatus: (status) => this.publish(status),
       onOpen: () => this.turns!.onLinkOpen(),
       onLost: () => {
-        // The response in flight died with its connection: stop its audio on the phone, keep what was heard.
-        this.cutPlayback();
+        // What was sent keeps playing (no audio is lost); the unfinished answer is asked for again.
         this.turns!.onLinkLost();
       },
-      onFailed: (problem) => this.end('model-unavailable', problem.message),
+      onFailed: (problem, detail) => {
+        this.logger.error(`voice model unavailable: ${problem.message}${detail ? ` (${detail})` : ''}`);
+        this.end('model-unavailable', problem.message);
+      },
       onBackpressure: () => this.end('backpressure'),
       isQuiet: () => this.turns!.isQuiet(),
       onFault: (err) => this.failed(err),

@@ -53,7 +53,8 @@ export class FunctionCalls {
     const startedAt = performance.now();
     if (!this.offered.has(name)) {
       // A tool switched off for this call (or made up by the model) must not run.
-      const error = `Tool "${name}" is not available in this call`;
+      const known = this.tools.registered().some((t) => t.name === name);
+      const error = known ? `Tool "${name}" is not available in this call` : `Unknown tool "${name}"`;
       const result: ToolResult = { output: JSON.stringify({ error }), error, durationMs: 0 };
       this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: 0, error, answeredBy: 'tool' });
       this.pending.push(Promise.resolve({ callId, name, result }));

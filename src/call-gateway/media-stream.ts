@@ -75,7 +75,7 @@ export class MediaStream {
       }
     });
     socket.on('close', () => this.closed('disconnected', 'the Twilio socket closed'));
-    socket.on('error', (err) => this.logger.warn({ callSid: this.callSid || undefined, err }, 'Twilio socket error'));
+    socket.on('error', (err) => this.logger.warn({ ...this.ids(), err }, 'Twilio socket error'));
     this.startTimer = setTimeout(() => this.protocolError('no start message'), startTimeoutMs);
   }
 
@@ -188,15 +188,20 @@ export class MediaStream {
     if (!this.badKinds.has(kind)) {
       // Logged once per kind per stream: a flood of bad frames must not become a flood of log lines.
       this.badKinds.add(kind);
-      this.logger.warn({ callSid: this.callSid || undefined, kind }, 'dropped an invalid Twilio frame');
+      this.logger.warn({ ...this.ids(), kind }, 'dropped an invalid Twilio frame');
     }
     if (this.badFrames >= MAX_BAD_FRAMES) this.protocolError(`too many invalid frames (${this.badFrames})`);
   }
 
   private protocolError(why: string): void {
     if (this.state === 'closed') return;
-    this.logger.warn({ callSid: this.callSid || undefined, why }, 'closing the Twilio socket: protocol error');
+    this.logger.warn({ ...this.ids(), why }, 'closing the Twilio socket: protocol error');
     this.closed('protocol-error', why);
+  }
+
+  /** What identifies this stream in a log line, once `start` has said (validated shapes only). */
+  private ids(): { callSid?: string; streamSid?: string } {
+    return this.callSid ? { callSid: this.callSid, streamSid: this.streamSid } : {};
   }
 
   /** The transport's own end: tell the call (which ends and closes the socket), or close it here before `start`. */

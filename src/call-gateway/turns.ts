@@ -144,7 +144,10 @@ export class Turns {
     this.pump();
   }
 
-  /** The model went away: a response in flight is gone; ask for it again once the model is back. */
+  /**
+   * The model went away: a response in flight is gone before it was finished. Ask again once the
+   * model is back (the restored context holds what it had said), so the caller is not left waiting.
+   */
   onLinkLost(): void {
     const state = this.response;
     this.response = { kind: 'idle' };

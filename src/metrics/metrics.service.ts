@@ -83,7 +83,7 @@ export class MetricsService implements OnModuleDestroy {
     const ended = this.ended;
     new Counter({
       name: 'voice_agent_media_frames_total',
-      help: 'Audio frames relayed: in = from the caller to the model, out = from the model to the caller',
+      help: 'Audio relayed, in 20 ms frames: in = from the caller to the model, out = from the model to the caller (counted in 20 ms of audio, whatever the chunk size)',
       labelNames: ['direction'],
       registers,
       collect() {

@@ -37,6 +37,12 @@ export class ConversationLog {
     else if (known.type === 'function_call' && item.type === 'function_call' && item.arguments) known.arguments = item.arguments;
   }
 
+  /** Streamed assistant text, so an answer cut short by a lost connection is replayed as far as it went. */
+  delta(itemId: string, delta: string): void {
+    const known = this.byId.get(itemId);
+    if (known?.type === 'message' && !known.cut && known.text.length < MAX_TEXT) known.text += delta;
+  }
+
   /** The final transcript of a message item. */
   text(itemId: string, text: string): void {
     const known = this.byId.get(itemId);

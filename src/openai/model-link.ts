@@ -38,8 +38,8 @@ export interface ModelLinkListener {
   onOpen(): void;
   /** The model went away: whatever response was in flight is gone. Caller audio is held meanwhile. */
   onLost(): void;
-  /** The link gave up; the call cannot go on. */
-  onFailed(problem: ModelProblem): void;
+  /** The link gave up; the call cannot go on. `detail` is the technical cause (close code, HTTP status). */
+  onFailed(problem: ModelProblem, detail: string | undefined): void;
   /** The model's socket is not keeping up with real-time audio. */
   onBackpressure(): void;
   /** Nobody is speaking and nothing is pending: a safe moment to switch sessions. */
@@ -53,7 +53,7 @@ export type LinkState =
   | { kind: 'idle' }
   | { kind: 'connecting'; session: VoiceSession }
   | { kind: 'open'; session: VoiceSession; readyAt: number }
-  | { kind: 'reconnecting'; attempt: number; session: VoiceSession | null; lostAt: number; heldBefore: number; droppedBefore: number }
+  | { kind: 'reconnecting'; attempt: number; session: VoiceSession | null; lostAt: number; droppedBefore: number }
   | { kind: 'failed'; problem: ModelProblem }
   | { kind: 'closed' };
 
@@ -84,7 +84,6 @@ export class ModelLink {
   private live: VoiceSession | null = null;
   private readonly log = new ConversationLog();
   private held: string[] = [];
-  private heldTotal = 0;
   private droppedTotal = 0;
   private appended = 0;
   private consecutiveFailures = 0;
@@ -178,7 +177,6 @@ export class ModelLink {
       this.droppedTotal++;
     }
     this.held.push(base64);
-    this.heldTotal++;
   }
 
   requestResponse(request: ResponseRequest): boolean {
@@ -263,7 +261,10 @@ export class ModelLink {
       onReady: () => this.onReady(session),
       onClosed: (failure) => this.onClosed(session, failure),
       onAudio: (itemId, responseId, base64) => listener.onAudio(itemId, responseId, base64),
-      onTranscriptDelta: (role, itemId, delta) => listener.onTranscriptDelta(role, itemId, delta),
+      onTranscriptDelta: (role, itemId, delta) => {
+        if (role === 'assistant') log.delta(itemId, delta);
+        listener.onTranscriptDelta(role, itemId, delta);
+      },
       onTranscriptDone: (role, itemId, text) => {
         log.text(itemId, text);
         listener.onTranscriptDone(role, itemId, text);
@@ -280,7 +281,8 @@ export class ModelLink {
       onError: (error) => {
         listener.onError(error);
         if (error.fatal && this.currentSession() === session) {
-          this.fail(describeFailure({ code: 1000, reason: error.message, lastError: { code: error.code }, opened: true }));
+          this.lastFailure = { code: 1000, reason: error.message, lastError: { code: error.code }, opened: true };
+          this.fail(describeFailure(this.lastFailure));
         }
       },
     };
@@ -300,7 +302,7 @@ export class ModelLink {
     if (state.kind === 'reconnecting') {
       this.reconnects++;
       const reconnectMs = Date.now() - state.lostAt;
-      const heldFrames = this.heldTotal - state.heldBefore;
+      const heldFrames = held.length; // delivered now; the rest were dropped
       const droppedFrames = this.droppedTotal - state.droppedBefore;
       this.logger.log({ callSid: this.spec.callSid, reconnectMs, heldFrames, droppedFrames }, 'model connection restored');
       this.listener.onStatus({ type: 'model.status', status: 'connected', reconnectMs, attempt: state.attempt + 1, heldFrames, droppedFrames });
@@ -329,9 +331,8 @@ export class ModelLink {
     }
     const delay = backoffDelay(attempt, this.options.baseDelayMs, this.options.maxDelayMs);
     const lostAt = state.kind === 'reconnecting' ? state.lostAt : now;
-    const heldBefore = state.kind === 'reconnecting' ? state.heldBefore : this.heldTotal;
     const droppedBefore = state.kind === 'reconnecting' ? state.droppedBefore : this.droppedTotal;
-    this.setState({ kind: 'reconnecting', attempt, session: null, lostAt, heldBefore, droppedBefore });
+    this.setState({ kind: 'reconnecting', attempt, session: null, lostAt, droppedBefore });
     this.retryTimer = setTimeout(() => this.redial(), delay);
     this.logger.warn({ callSid: this.spec.callSid, detail, attempt: attempt + 1, delayMs: delay }, 'model connection lost; reconnecting');
     this.listener.onStatus({ type: 'model.status', status: 'reconnecting', attempt: attempt + 1, detail });
@@ -365,9 +366,8 @@ export class ModelLink {
     session?.close();
     this.dropStandby();
     const detail = this.lastFailure ? failureDetail(this.lastFailure) : undefined;
-    this.logger.error({ callSid: this.spec.callSid, problem: failed, detail }, `voice model unavailable: ${message}`);
     this.listener.onStatus({ type: 'model.status', status: 'failed', detail: detail ?? message, problem: failed });
-    this.listener.onFailed(failed);
+    this.listener.onFailed(failed, detail);
   }
 
   // ---- heartbeat ----
@@ -451,5 +451,7 @@ export class ModelLink {
 
 function failureDetail(failure: ModelFailure): string {
   if (failure.httpStatus) return `HTTP ${failure.httpStatus}`;
+  // An error event the service sent is the most precise name of what went wrong.
+  if (failure.code === 1000 && failure.lastError?.code) return failure.lastError.code;
   return `${failure.code} ${failure.lastError?.code ?? failure.reason}`.trim();
 }

@@ -1,9 +1,4 @@
-import type {
-  RealtimeAudioConfigInput,
-  RealtimeAudioConfigOutput,
-  RealtimeSessionCreateRequest,
-  SessionUpdateEvent,
-} from 'openai/resources/realtime/realtime';
+import type { RealtimeAudioConfigInput, RealtimeAudioConfigOutput, RealtimeSessionCreateRequest, SessionUpdateEvent } from 'openai/resources/realtime/realtime';
 import type { AppConfig } from '../../config/app-config';
 import type { AgentSettings } from '../session-config.service';
 import type { ToolSchema } from '../voice-engine';

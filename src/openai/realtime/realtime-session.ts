@@ -293,6 +293,9 @@ export class RealtimeSession implements VoiceSession {
   private finish(code: number, reason: string, httpStatus?: number, notify = true): void {
     if (this.closeInfo) return;
     this.closeInfo = { code, reason, httpStatus, lastError: this.lastError, opened: this.openedAt > 0 };
+    if (httpStatus !== undefined)
+      this.logger.warn({ callSid: this.spec.callSid, status: httpStatus }, `the Realtime API refused the connection (HTTP ${httpStatus})`);
+    else if (notify && code !== 1000) this.logger.debug({ callSid: this.spec.callSid, code, reason }, 'Realtime socket closed');
     this.queue = [];
     this.early = [];
     if (this.dropped > 0 || this.malformed > 0) {
