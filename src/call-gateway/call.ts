@@ -28,6 +28,9 @@ export interface CallDeps {
 /** A call's lifecycle, changed only by `moveTo`. */
 export type CallState = 'awaiting-start' | 'live' | 'ending' | 'ended';
 
+/** Longest text a call event carries (transcripts); the conversation log keeps its own bound. */
+export const MAX_EVENT_TEXT = 4000;
+
 /** 20 ms of mu-law. */
 const FRAME_BYTES = 20 * MULAW_BYTES_PER_MS;
 
@@ -158,9 +161,10 @@ export class Call implements LiveCall {
 
   // ---- Twilio side ----
 
+  /** The transport catches what its handlers throw and reports it as onFault: no try/catch here. */
   private streamListener(): MediaStreamListener {
     return {
-      onStart: (start) => this.guard(() => this.start(start)),
+      onStart: (start) => this.start(start),
       onMedia: (payload) => {
         // The hot path: count, and hand the payload to the model link.
         if (this.lifecycle !== 'live') return;
@@ -168,16 +172,14 @@ export class Call implements LiveCall {
         this.lastMediaAt = Date.now();
         this.link!.appendAudio(payload);
       },
-      onMark: (name) =>
-        this.guard(() => {
-          if (this.lifecycle === 'live' && this.playback.markEchoed(name, performance.now())) this.turns!.maybeHangUp();
-        }),
-      onDtmf: (digit) =>
-        this.guard(() => {
-          if (this.lifecycle !== 'live') return;
-          this.link!.addUserText(`[The caller pressed the "${digit}" key on the phone keypad.]`);
-          this.publish({ type: 'dtmf', digit });
-        }),
+      onMark: (name) => {
+        if (this.lifecycle === 'live' && this.playback.markEchoed(name, performance.now())) this.turns!.maybeHangUp();
+      },
+      onDtmf: (digit) => {
+        if (this.lifecycle !== 'live') return;
+        this.link!.addUserText(`[The caller pressed the "${digit}" key on the phone keypad.]`);
+        this.publish({ type: 'dtmf', digit });
+      },
       onStop: () => this.end('caller-hung-up'),
       onClosed: (why: StreamEnd) => this.end(STREAM_END_REASONS[why]),
       onFault: (err) => this.failed(err),
@@ -302,8 +304,9 @@ export class Call implements LiveCall {
       },
       onToolCall: (call) => this.turns!.onToolCall(call),
       onRequestRefused: (ref) => this.turns!.onRequestRefused(ref),
-      onTranscriptDelta: (role, itemId, delta) => this.publish({ type: 'transcript.delta', role, itemId, delta }),
-      onTranscriptDone: (role, itemId, text) => this.publish({ type: 'transcript.done', role, itemId, text }),
+      // Capped: a service (or a proxy) sending megabytes of text must not have them broadcast to every dashboard.
+      onTranscriptDelta: (role, itemId, delta) => this.publish({ type: 'transcript.delta', role, itemId, delta: delta.slice(0, MAX_EVENT_TEXT) }),
+      onTranscriptDone: (role, itemId, text) => this.publish({ type: 'transcript.done', role, itemId, text: text.slice(0, MAX_EVENT_TEXT) }),
       onError: (error) => {
         this.logger.warn(`model error: ${error.code ?? ''} ${error.message}`);
         this.publish({ type: 'error', source: 'model', message: error.message, code: error.code });
@@ -384,15 +387,6 @@ export class Call implements LiveCall {
     if (refused) return refused;
     if (tools) this.turns!.functionCalls.offer(toolNames(tools));
     return null;
-  }
-
-  /** Runs a handler; a bug in it ends this call only. */
-  private guard(handler: () => void): void {
-    try {
-      handler();
-    } catch (err) {
-      this.failed(err);
-    }
   }
 }
 

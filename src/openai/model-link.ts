@@ -125,7 +125,7 @@ export class ModelLink {
       }
     }
     this.setState({ kind: 'connecting', session });
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.pingIntervalMs);
+    this.heartbeatTimer = setInterval(() => this.guarded(() => this.heartbeat()), this.options.pingIntervalMs);
     this.heartbeatTimer.unref?.();
     this.use(session);
   }
@@ -249,9 +249,14 @@ export class ModelLink {
   /** Makes `session` the one this link waits for (attached, and given a deadline to confirm). */
   private use(session: VoiceSession): void {
     session.attach(this.sessionListener(session));
-    if (session.closed || session.ready) return; // attach has reported it already
+    if (session.closed) return; // attach has reported it
+    // A standby that was confirmed while waiting for a pause reports nothing more: adopt it now.
+    if (session.ready) return this.onReady(session);
     const remaining = this.options.confirmTimeoutMs - (performance.now() - session.dialedAt);
-    this.confirmTimer = setTimeout(() => session.abandon(`configuration not confirmed within ${this.options.confirmTimeoutMs} ms`), Math.max(0, remaining));
+    this.confirmTimer = setTimeout(
+      () => this.guarded(() => session.abandon(`configuration not confirmed within ${this.options.confirmTimeoutMs} ms`)),
+      Math.max(0, remaining),
+    );
   }
 
   private sessionListener(session: VoiceSession): VoiceSessionListener {
@@ -333,7 +338,7 @@ export class ModelLink {
     const lostAt = state.kind === 'reconnecting' ? state.lostAt : now;
     const droppedBefore = state.kind === 'reconnecting' ? state.droppedBefore : this.droppedTotal;
     this.setState({ kind: 'reconnecting', attempt, session: null, lostAt, droppedBefore });
-    this.retryTimer = setTimeout(() => this.redial(), delay);
+    this.retryTimer = setTimeout(() => this.guarded(() => this.redial()), delay);
     this.logger.warn({ callSid: this.spec.callSid, detail, attempt: attempt + 1, delayMs: delay }, 'model connection lost; reconnecting');
     this.listener.onStatus({ type: 'model.status', status: 'reconnecting', attempt: attempt + 1, detail });
     if (state.kind === 'open') this.listener.onLost();
@@ -387,7 +392,7 @@ export class ModelLink {
     const maxMs = this.options.sessionMaxMs;
     const lead = Math.min(300_000, maxMs * 0.2);
     const age = performance.now() - session.dialedAt;
-    this.rollover.timer = setTimeout(() => this.prepareRollover(), Math.max(0, maxMs - lead - age));
+    this.rollover.timer = setTimeout(() => this.guarded(() => this.prepareRollover()), Math.max(0, maxMs - lead - age));
   }
 
   private prepareRollover(): void {
@@ -417,12 +422,12 @@ export class ModelLink {
     }
     this.logger.warn({ callSid: this.spec.callSid, detail: failureDetail(failure), failures, retryInMs: delay }, 'standby session for rollover failed');
     clearTimeout(this.rollover.timer);
-    this.rollover.timer = setTimeout(() => this.prepareRollover(), delay);
+    this.rollover.timer = setTimeout(() => this.guarded(() => this.prepareRollover()), delay);
   }
 
   private scheduleRolloverCheck(): void {
     clearTimeout(this.rollover.timer);
-    this.rollover.timer = setTimeout(() => this.tryRollover(), ROLLOVER_CHECK_MS);
+    this.rollover.timer = setTimeout(() => this.guarded(() => this.tryRollover()), ROLLOVER_CHECK_MS);
   }
 
   /** Switch to the prepared session at a turn boundary: nobody speaking, nothing pending. */
@@ -440,6 +445,15 @@ export class ModelLink {
     this.scheduleRollover(standby);
     this.logger.log({ callSid: this.spec.callSid }, 'model session rolled over');
     this.listener.onStatus({ type: 'model.status', status: 'connected', detail: 'session rollover' });
+  }
+
+  /** Timer callbacks run outside any handler that could catch: a bug ends the call, never the process. */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.listener.onFault(err);
+    }
   }
 
   private dropStandby(): void {
