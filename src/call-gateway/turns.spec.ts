@@ -49,11 +49,10 @@ function setup(opts: { modelThere?: boolean; tools?: AgentTool[] } = {}) {
   const registry = new ToolRegistry([endCall, ...tools], loadAppConfig({}));
   const abort = new AbortController();
   const offered = new Set(['end_call', ...tools.map((t) => t.name)]);
-  let turns!: Turns;
-  const calls = new FunctionCalls(registry, offered, { callSid: 'CA1', signal: abort.signal, requestHangup: () => turns.requestHangup() }, (e) =>
-    events.push(e),
-  );
-  turns = new Turns(host, calls);
+  const ref: { turns?: Turns } = {};
+  const requestHangup = () => ref.turns?.requestHangup();
+  const calls = new FunctionCalls(registry, offered, { callSid: 'CA1', signal: abort.signal, requestHangup }, (e) => events.push(e));
+  const turns = (ref.turns = new Turns(host, calls));
   return { turns, sent, outputs, events, state, abort };
 }
 
