@@ -50,6 +50,9 @@ export function mulawDecode(bytes: Uint8Array): Int16Array {
   return out;
 }
 
+/** A 20 ms frame louder than this (RMS, 16-bit scale) counts as speech: the scripted voice model's VAD and the caller's microphone agree on it. */
+export const SPEECH_RMS = 200;
+
 /** Root mean square of a run of mu-law bytes, on the 16-bit scale (0 … 32768). */
 export function mulawRms(bytes: Uint8Array, start = 0, end = bytes.length): number {
   if (end <= start) return 0;

@@ -2,7 +2,7 @@
 // call (speech when the caller talks, silence otherwise), on a fixed schedule so timer jitter
 // never adds up to drift. If the event loop stalls, the frames that fell due go out at once,
 // as a network burst would deliver them.
-import { FRAME_BYTES, MULAW_SILENCE } from './audio-codec';
+import { FRAME_BYTES, MULAW_SILENCE, mulawRms, SPEECH_RMS } from './audio-codec';
 import type { TwilioCallSimulator } from './twilio-call-simulator';
 
 const FRAME_MS = 20;
@@ -26,6 +26,11 @@ export class CallerMicrophone {
   private seq = 0;
   /** performance.now() when the last frame of the last utterance was sent. */
   lastSpeechEndedAt = 0;
+  /**
+   * performance.now() when the last frame with speech in it was sent: where the caller actually
+   * stopped talking (a recording's trailing silence is not talking; the model may answer during it).
+   */
+  lastVoiceAt = 0;
 
   constructor(
     private readonly call: TwilioCallSimulator,
@@ -75,6 +80,7 @@ export class CallerMicrophone {
     const frame = Buffer.alloc(FRAME_BYTES, MULAW_SILENCE);
     utterance.audio.copy(frame, 0, utterance.offset, utterance.offset + FRAME_BYTES);
     utterance.offset += FRAME_BYTES;
+    if (mulawRms(frame) > SPEECH_RMS) this.lastVoiceAt = performance.now();
     if (utterance.offset >= utterance.audio.length) {
       this.queue.shift();
       this.lastSpeechEndedAt = performance.now();

@@ -5,7 +5,7 @@
 // spoken answer about them. It cannot understand speech, so what the caller says in each turn
 // and what the model answers come from a script.
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
-import { FRAME_BYTES, MULAW_RATE, mulawRms } from './audio-codec';
+import { FRAME_BYTES, MULAW_RATE, mulawRms, SPEECH_RMS } from './audio-codec';
 import type { FakeRealtimeConnection } from './fake-realtime-server';
 import { SpeechCache } from './speech';
 
@@ -144,7 +144,7 @@ export class ScriptedConversation {
     const data = this.carry.length > 0 ? Buffer.concat([this.carry, audio]) : audio;
     let offset = 0;
     for (; offset + FRAME_BYTES <= data.length; offset += FRAME_BYTES) {
-      this.frame(mulawRms(data, offset, offset + FRAME_BYTES) > (this.opts.vadThreshold ?? 200));
+      this.frame(mulawRms(data, offset, offset + FRAME_BYTES) > (this.opts.vadThreshold ?? SPEECH_RMS));
     }
     this.carry = Buffer.from(data.subarray(offset));
   }

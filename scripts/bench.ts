@@ -103,12 +103,14 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
   try {
     const { url } = await once<{ url: string }>(load, 'ready');
     const port = await freePort();
-    // Production mode needs a Twilio token: every webhook and stream upgrade is signed and checked, as in production.
+    // Every webhook and stream upgrade is signed and checked, as in production. NODE_ENV stays development
+    // only because production refuses ALLOW_UNRESERVED_STREAMS (below); nothing on the measured path reads it,
+    // and the log is JSON either way (stdout is not a terminal).
     const twilioAuthToken = randomBytes(16).toString('hex');
     const server = await startServer(
       {
         PORT: String(port),
-        NODE_ENV: 'production',
+        NODE_ENV: 'development',
         PUBLIC_URL: `http://127.0.0.1:${port}`,
         OPENAI_API_KEY: 'sk-bench-offline-0000000000',
         OPENAI_REALTIME_URL: url,

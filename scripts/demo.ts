@@ -57,8 +57,8 @@ class TranscriptPrinter {
     });
   }
 
-  static async connect(url: string): Promise<TranscriptPrinter> {
-    const socket = new WebSocket(url);
+  static async connect(url: string, token: string): Promise<TranscriptPrinter> {
+    const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     return new TranscriptPrinter(socket);
   }
@@ -166,6 +166,8 @@ async function main(): Promise<void> {
     const port = await freePort();
     // Signed like Twilio signs: the demo exercises the signature checks too (and works in production mode).
     const twilioToken = randomBytes(16).toString('hex');
+    // The dashboard needs a token like any server's; the demo picks it, so it can print a link that works.
+    const dashboardToken = randomBytes(16).toString('hex');
     server = await startServer(
       {
         PORT: String(port),
@@ -175,8 +177,9 @@ async function main(): Promise<void> {
         WEATHER_API_URL: weather.url,
         AGENT_GREETING: DEMO_GREETING_INSTRUCTIONS,
         TWILIO_AUTH_TOKEN: twilioToken,
+        DASHBOARD_TOKEN: dashboardToken,
         // Values a developer's .env may hold that would change the demo (empty = default).
-        DASHBOARD_TOKEN: '',
+        METRICS_TOKEN: '',
         MAX_CONCURRENT_CALLS: '10',
       },
       { echo: opts.verbose },
@@ -190,10 +193,11 @@ async function main(): Promise<void> {
     console.log(
       `  voices      ${hasEspeak() ? 'espeak-ng speech' : 'tones (install espeak-ng for speech)'} for the assistant; the caller's lines are recorded clips`,
     );
-    console.log(`  dashboard   http://localhost:${port}/dashboard  (watch the call live${opts.keep ? '' : '; add -- --keep to keep it up afterwards'})`);
+    const dashboard = `http://localhost:${port}/dashboard#token=${dashboardToken}`;
+    console.log(`  dashboard   ${dashboard}  (watch the call live${opts.keep ? '' : '; add -- --keep to keep it up afterwards'})`);
     console.log('');
 
-    const printer = await TranscriptPrinter.connect(`ws://127.0.0.1:${port}/ws/logs`);
+    const printer = await TranscriptPrinter.connect(`ws://127.0.0.1:${port}/ws/logs`, dashboardToken);
     cleanups.push(() => printer.close());
 
     // What the caller's phone observes, for the latency summary.
@@ -318,8 +322,12 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`Demo call complete: greeted, answered, interrupted, a function call, and a clean hang-up.`);
     if (opts.keep) {
-      console.log(`\nStill running: server ${server.url} (dashboard http://localhost:${port}/dashboard), emulator ${emulator.url}.`);
-      console.log(`Place another call: npm run simulate -- --url ${server.url} --audio your.wav --out answer.wav`);
+      // Commands that work exactly as printed: the tokens this server was started with are in them.
+      console.log(`\nStill running: server ${server.url}, emulator ${emulator.url}.`);
+      console.log(`  dashboard   ${dashboard}`);
+      console.log(`  metrics     curl -H 'Authorization: Bearer ${dashboardToken}' ${server.url}/metrics`);
+      console.log('Place another call (the shipped caller clip; add --audio your.wav to say your own):');
+      console.log(`  npm run simulate -- --url ${server.url} --signature-token ${twilioToken} --dashboard-token ${dashboardToken} --out answer.wav`);
       console.log('Ctrl-C to stop.');
       clearTimeout(timeout);
       await new Promise(() => undefined); // until SIGINT

@@ -5,8 +5,8 @@
 // the answer like Twilio's player (echoing marks, honouring clear), and saves what the caller
 // heard to a WAV file.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -26,7 +26,8 @@ const USAGE = `usage: npm run simulate -- --url <server base URL> [--audio quest
   --signature-token TOKEN the server's TWILIO_AUTH_TOKEN: sign the webhook and the stream upgrade like Twilio
   --public-url URL        the server's PUBLIC_URL, which signatures cover (default: asked from GET /public-url)
   --use-twiml-url         connect to the stream URL exactly as the TwiML says (default: its path on --url)
-  --dashboard-token TOKEN for the live transcript from /ws/logs when the server sets DASHBOARD_TOKEN
+  --dashboard-token TOKEN for the live transcript from /ws/logs: DASHBOARD_TOKEN, or the token in the dashboard
+                          link the server printed at start
   --no-logs               do not read /ws/logs
   --wait SECONDS          hang up after the assistant has been quiet this long (default 2)
   --max-seconds SECONDS   hang up after this long whatever happens (default 60)`;
@@ -71,10 +72,16 @@ function options(argv: string[]): Options {
   if (!(waitS > 0) || !(maxS > 0)) throw new Error('--wait and --max-seconds must be positive numbers');
   // `npm run` works in the package root; paths the user typed are relative to where they typed them.
   const cwd = process.env.INIT_CWD ?? process.cwd();
+  const audio = values.audio && resolve(cwd, values.audio);
+  const out = resolve(cwd, values.out);
+  // Checked before the call, not after a minute of it.
+  if (audio && !existsSync(audio)) throw new Error(`--audio ${values.audio}: no such file (${audio}); paths are relative to ${cwd}`);
+  if (audio && statSync(audio).isDirectory()) throw new Error(`--audio ${values.audio}: is a folder, not an audio file`);
+  if (!existsSync(dirname(out))) throw new Error(`--out ${values.out}: the folder ${dirname(out)} does not exist`);
   return {
     url: values.url,
-    audio: values.audio && resolve(cwd, values.audio),
-    out: resolve(cwd, values.out),
+    audio,
+    out,
     signatureToken: values['signature-token'],
     publicUrl: values['public-url'],
     useTwimlUrl: values['use-twiml-url'],
@@ -113,10 +120,31 @@ export function loadCallerAudio(path: string): Buffer {
 async function webhookUrl(opts: Options): Promise<string | undefined> {
   if (opts.publicUrl) return opts.publicUrl.replace(/\/+$/, '') + '/twiml';
   try {
-    const res = await fetch(opts.url.replace(/\/+$/, '') + '/public-url');
+    // In production the server tells its URLs to the operator only.
+    const headers: Record<string, string> = opts.dashboardToken ? { authorization: `Bearer ${opts.dashboardToken}` } : {};
+    const res = await fetch(opts.url.replace(/\/+$/, '') + '/public-url', { headers });
     if (res.ok) return ((await res.json()) as { webhookUrl?: string }).webhookUrl ?? undefined;
+    if (res.status === 401) {
+      console.log(
+        '(the server keeps its PUBLIC_URL to the operator: signing over --url; pass --public-url, or --dashboard-token, if that is not what it expects)',
+      );
+    }
   } catch {
     // fall back to --url below
+  }
+  return undefined;
+}
+
+/** What to do about a refusal, for the refusals a user can fix from here. */
+function refusalHint(status: number | undefined, opts: Options): string | undefined {
+  if (status === 403 && !opts.signatureToken) {
+    return 'The server checks Twilio signatures: pass --signature-token with its TWILIO_AUTH_TOKEN.';
+  }
+  if (status === 403) {
+    return (
+      "The signature did not match: --signature-token must be the server's TWILIO_AUTH_TOKEN, and the URL signed must be its PUBLIC_URL" +
+      ' (pass --public-url if the server is reached through another address).'
+    );
   }
   return undefined;
 }
@@ -132,10 +160,23 @@ async function followLogs(opts: Options, callSid: () => string): Promise<WebSock
     headers.authorization = `Bearer ${opts.dashboardToken}`;
   }
   const socket = new WebSocket(url, { headers });
+  let status: number | undefined;
+  socket.once('unexpected-response', (_req, res) => {
+    status = res.statusCode;
+    res.resume();
+    socket.terminate();
+  });
   try {
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   } catch (err) {
-    console.log(`(no live transcript: ${url.origin}/ws/logs refused the connection: ${(err as Error).message})`);
+    if (status === 401) {
+      const which = opts.dashboardToken ? 'that --dashboard-token was not accepted' : 'it needs the dashboard token';
+      console.log(
+        `(no live transcript: ${which}; pass --dashboard-token with DASHBOARD_TOKEN, or the token in the dashboard link the server printed at start; or --no-logs)`,
+      );
+    } else {
+      console.log(`(no live transcript: ${url.origin}/ws/logs refused the connection: ${status ? `HTTP ${status}` : (err as Error).message})`);
+    }
     return null;
   }
   socket.on('error', () => undefined);
@@ -161,8 +202,7 @@ async function main(): Promise<void> {
   const logs = opts.logs ? await followLogs(opts, () => sid) : null;
   const publicWebhook = opts.signatureToken ? await webhookUrl(opts) : undefined;
   let lastAudioAt = 0;
-  let stoppedAt = Infinity; // when the caller's last frame went out
-  let firstAnswerAt = 0; // the first assistant audio after that
+  const audioArrivals: number[] = []; // when each piece of assistant audio arrived
   let placed;
   try {
     placed = await dial({
@@ -175,13 +215,20 @@ async function main(): Promise<void> {
         onMessage: (m, at) => {
           if (m.event !== 'media') return;
           lastAudioAt = at;
-          if (at > stoppedAt && !firstAnswerAt) firstAnswerAt = at;
+          audioArrivals.push(at);
         },
       },
     });
   } catch (err) {
     logs?.close();
-    if (err instanceof CallRefusedError) throw new Error(`${err.message}\nTwiML: ${err.twiml}`, { cause: err });
+    if (err instanceof CallRefusedError) {
+      const hint = refusalHint(err.status, opts);
+      throw new Error(hint ? `${err.message}\n${hint}` : `${err.message}\nAnswer: ${err.twiml}`, { cause: err });
+    }
+    // The stream upgrade is signed too (ws: "Unexpected server response: 403").
+    const upgrade = /Unexpected server response: (\d+)/.exec((err as Error).message);
+    const hint = upgrade ? refusalHint(Number(upgrade[1]), opts) : undefined;
+    if (hint) throw new Error(`the server refused the media stream (HTTP ${upgrade![1]})\n${hint}`, { cause: err });
     throw err;
   }
   const { call, callSid } = placed;
@@ -200,8 +247,11 @@ async function main(): Promise<void> {
   while (!over() && !quietFor(1000)) await delay(20);
   console.log(`Caller speaks (${(speech.length / 8000).toFixed(1)} s)…`);
   await mic.say(speech);
-  stoppedAt = mic.lastSpeechEndedAt || performance.now();
-  const answered = (): boolean => firstAnswerAt > 0;
+  // Where the caller stopped talking, not where the file ended: the model answers during a recording's
+  // trailing silence (its VAD waits for silence), so that audio counts as the answer.
+  const stoppedAt = mic.lastVoiceAt || mic.lastSpeechEndedAt || performance.now();
+  const firstAnswerAt = (): number => audioArrivals.find((at) => at > stoppedAt) ?? 0;
+  const answered = (): boolean => lastAudioAt > stoppedAt;
   while (!over() && !(answered() && quietFor(opts.waitMs))) {
     if (!answered() && performance.now() - stoppedAt > 20_000) break; // no answer at all
     await delay(20);
@@ -217,11 +267,15 @@ async function main(): Promise<void> {
   logs?.close();
 
   const heard = call.heardAudio();
-  writeFileSync(opts.out, mulawToWav(heard));
+  try {
+    writeFileSync(opts.out, mulawToWav(heard));
+  } catch (err) {
+    throw new Error(`cannot save what the caller heard to ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
   console.log('');
   console.log(`Heard ${(heard.length / 8000).toFixed(1)} s of assistant audio → ${resolve(opts.out)}`);
   if (answered())
-    console.log(`First answer audio ${Math.round(firstAnswerAt - stoppedAt)} ms after the caller stopped talking (includes the model's end-of-turn wait).`);
+    console.log(`First answer audio ${Math.round(firstAnswerAt() - stoppedAt)} ms after the caller stopped talking (includes the model's end-of-turn wait).`);
   if (call.clears.length > 0) console.log(`The server cleared playback ${call.clears.length} time(s) (barge-in).`);
   console.log(hungUpByServer ? `The server ended the call (close code ${closed?.code ?? '?'}).` : 'The caller hung up (stop).');
   if (call.protocolErrors.length > 0) console.log(`Messages the real Twilio would reject: ${call.protocolErrors.join('; ')}`);

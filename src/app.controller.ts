@@ -1,15 +1,30 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { DetailsGuard } from './access/dashboard-auth.guard';
+import { DashboardAuth } from './access/dashboard-auth.service';
 import { AppConfig } from './config/app-config';
 import { CallRegistry } from './call-gateway/call-registry.service';
+import { ModelReachability } from './health/model-reachability.service';
 
 class StatusDto {
   @ApiProperty({ example: 'voice-agent-backend' }) service: string;
-  @ApiProperty({ example: 'ok' }) status: string;
-  @ApiProperty({ example: 3 }) activeCalls: number;
-  @ApiProperty({ example: 100 }) capacity: number;
-  @ApiProperty({ example: 42 }) uptimeS: number;
-  @ApiProperty({ type: [String], example: [], description: 'Variables that must be set before calls can be taken' }) missingConfig: string[];
+  @ApiProperty({
+    enum: ['ok', 'degraded', 'not configured'],
+    example: 'ok',
+    description: '`degraded`: calls are taken but something needs fixing (see `problems`); `not configured`: calls cannot be taken yet',
+  })
+  status: string;
+  @ApiPropertyOptional({ example: 3, description: 'Production: only with the dashboard token' }) activeCalls?: number;
+  @ApiPropertyOptional({ example: 100 }) capacity?: number;
+  @ApiPropertyOptional({ example: 42 }) uptimeS?: number;
+  @ApiPropertyOptional({ type: [String], example: [], description: 'Variables that must be set before calls can be taken' }) missingConfig?: string[];
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['the Realtime API refused the key (401): check OPENAI_API_KEY'],
+    description: 'What is wrong, each with its fix: missing variables, the model problem, unsafe settings',
+  })
+  problems?: string[];
 }
 
 class PublicUrlDto {
@@ -25,24 +40,41 @@ export class AppController {
   constructor(
     private readonly config: AppConfig,
     private readonly registry: CallRegistry,
+    private readonly model: ModelReachability,
+    private readonly auth: DashboardAuth,
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Service status' })
+  @ApiOperation({
+    summary:
+      'Service status, and what to fix: missing variables, a refused OpenAI key, unsafe settings. Production: status only, unless the dashboard token is sent',
+  })
   @ApiOkResponse({ type: StatusDto })
-  status(): StatusDto {
+  status(@Req() req: Request): StatusDto {
     const missing = this.config.missingForCalls;
+    const model = this.model.report().problem;
+    const problems = [
+      ...(missing.length > 0 ? [`set ${missing.join(' and ')} to take calls`] : []),
+      ...(model ? [model.message] : []),
+      ...this.config.warnings,
+    ];
+    const status = missing.length > 0 ? 'not configured' : problems.length > 0 ? 'degraded' : 'ok';
+    if (!this.auth.mayReadDetails(req)) return { service: 'voice-agent-backend', status };
     return {
       service: 'voice-agent-backend',
-      status: missing.length === 0 ? 'ok' : 'not configured',
+      status,
       activeCalls: this.registry.activeCount,
       capacity: this.registry.capacity,
       uptimeS: Math.round(process.uptime()),
       missingConfig: missing,
+      problems,
     };
   }
 
   @Get('public-url')
+  @UseGuards(DetailsGuard)
+  @ApiBearerAuth()
+  @ApiUnauthorizedResponse({ description: 'Production only: the dashboard token is required' })
   @ApiOperation({ summary: 'The public URLs Twilio uses' })
   @ApiOkResponse({ type: PublicUrlDto })
   publicUrl(): PublicUrlDto {

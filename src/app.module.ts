@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AccessModule } from './access/access.module';
 import { AppController } from './app.controller';
 import { CallGatewayModule } from './call-gateway/call-gateway.module';
 import { CleanupModule } from './cleanup/cleanup.module';
@@ -14,6 +15,7 @@ import { TwimlModule } from './twiml/twiml.module';
 @Module({
   imports: [
     AppConfigModule,
+    AccessModule,
     LoggingModule,
     OpenAIModule,
     ToolsModule,

@@ -6,7 +6,11 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { join } from 'node:path';
 import { Logger } from 'nestjs-pino';
+import type { Server } from 'node:http';
 import { AppWsAdapter } from './app-ws.adapter';
+import { docsAccess } from './access/docs-access.middleware';
+import { DashboardAuth } from './access/dashboard-auth.service';
+import { TwilioWebhookGate } from './twiml/twilio-webhook.gate';
 
 /** The dashboard page: plain files, no build step. Two levels up from both src/ and dist/. */
 export const DASHBOARD_DIR = join(__dirname, '..', 'public', 'dashboard');
@@ -27,11 +31,15 @@ export function setupApp(app: INestApplication): INestApplication {
   const http = app as NestExpressApplication;
   app.useWebSocketAdapter(new AppWsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
+  limitConnections(app.getHttpServer() as Server, config);
+  http.disable('x-powered-by');
+  app.use(helmet());
+  // Before the body parsers, which Express runs in the order they were added: an unsigned or
+  // non-form webhook is refused without reading its body.
+  app.use('/twiml', app.get(TwilioWebhookGate).handle);
   // Twilio's webhook bodies are a few hundred bytes; nothing here needs large bodies.
   http.useBodyParser('urlencoded', { limit: '64kb', extended: false });
   http.useBodyParser('json', { limit: '64kb' });
-  http.disable('x-powered-by');
-  app.use(helmet());
   if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, methods: ['GET', 'PUT', 'POST'] });
   http.useStaticAssets(DASHBOARD_DIR, {
     prefix: '/dashboard',
@@ -42,6 +50,7 @@ export function setupApp(app: INestApplication): INestApplication {
       for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) res.setHeader(name, value);
     },
   });
+  app.use(['/docs', '/docs-json', '/docs-yaml'], docsAccess(app.get(DashboardAuth)));
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -52,9 +61,26 @@ export function setupApp(app: INestApplication): INestApplication {
           'The operator page is at `/dashboard`.',
       )
       .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'DASHBOARD_TOKEN (dashboard endpoints only)' })
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The dashboard token: DASHBOARD_TOKEN, or the one printed at start' })
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
   return app;
+}
+
+/**
+ * Webhooks are small and quick; a client that dribbles its headers or body holds a connection
+ * (and, past the cap, a slot) for nothing. Node only checks request deadlines every
+ * connectionsCheckingInterval (30 s by default), so that is tightened too. Upgraded WebSockets
+ * (calls, dashboards) leave the HTTP parser and these deadlines behind, but stay counted by
+ * maxConnections, hence a default well above MAX_CONCURRENT_CALLS.
+ */
+export function limitConnections(server: Server, config: AppConfig): void {
+  const requestMs = config.HTTP_REQUEST_TIMEOUT_MS;
+  server.requestTimeout = requestMs;
+  server.headersTimeout = Math.min(requestMs, 5_000);
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = config.maxConnections;
+  // Read when the server starts listening.
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(1_000, requestMs / 2);
 }

@@ -19,10 +19,13 @@ async function bootstrap(): Promise<void> {
   logger.log(`listening on ${url} — Swagger UI at ${url}/docs`);
   if (config.missingForCalls.length > 0) logger.warn(`not ready to take calls: set ${config.missingForCalls.join(', ')}`);
   else logger.log(`Twilio voice webhook: POST ${config.publicUrl('/twiml')}`);
-  if (!config.TWILIO_AUTH_TOKEN) logger.warn('TWILIO_AUTH_TOKEN is not set: webhook and stream signatures are NOT checked');
-  logger.log(`dashboard: ${url}/dashboard`);
-  if (!config.DASHBOARD_TOKEN) {
-    logger.log('DASHBOARD_TOKEN is not set: the dashboard (/ws/logs, /session-config) accepts direct loopback connections only');
+  for (const warning of config.warnings) logger.warn(`UNSAFE SETTING: ${warning}`);
+  const dashboard = `http://localhost:${config.PORT}/dashboard`;
+  if (config.dashboardTokenGenerated) {
+    logger.log(`dashboard: ${dashboard} (DASHBOARD_TOKEN is not set: a random token for this run was printed to the terminal, not to this log)`);
+    printDashboardLink(dashboard, config.dashboardToken);
+  } else {
+    logger.log(`dashboard: ${dashboard} (sign in with DASHBOARD_TOKEN)`);
   }
 
   // Graceful shutdown: stop taking calls, let live ones finish (up to DRAIN_TIMEOUT_S), exit 0.
@@ -58,6 +61,19 @@ async function bootstrap(): Promise<void> {
 }
 
 const STREAM_ENDED_GRACE_MS = 1500;
+
+/**
+ * The generated dashboard token goes to the terminal once, on stderr: never into the JSON log,
+ * which may be shipped elsewhere. The token rides in the URL fragment, which browsers never send
+ * to the server (so it is in no request log either); the page moves it to the tab's session storage.
+ */
+function printDashboardLink(dashboard: string, token: string): void {
+  process.stderr.write(
+    `\nDashboard (this link holds a token generated for this run; set DASHBOARD_TOKEN to choose a lasting one):\n` +
+      `  ${dashboard}#token=${token}\n` +
+      `The same token opens /metrics while METRICS_TOKEN is unset (Authorization: Bearer <token>).\n\n`,
+  );
+}
 
 bootstrap().catch((err: unknown) => {
   if (err instanceof ConfigValidationError) console.error(err.message);

@@ -2,7 +2,7 @@ import { describe, vi } from 'vitest';
 import { OperatorDesk } from '../src/tools/operator-desk.service';
 import { expect, test } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { getJson, markOf, postTwiml, type TestApp, testAudio } from './support/test-app';
+import { getJson, markOf, operatorHeaders, postTwiml, testAudio, type TestApp } from './support/test-app';
 
 type SessionUpdate = { type: 'session.update'; session: Record<string, any> };
 
@@ -109,7 +109,7 @@ describe('the dashboard socket: commands', () => {
     // The other call and the saved configuration were not touched.
     expect(b.model.received.filter((e) => e.type === 'session.update')).toHaveLength(1);
     expect(b.model.session.instructions).not.toBe('Be brief.');
-    const saved = await getJson(`${app.httpUrl}/session-config`);
+    const saved = await getJson(`${app.httpUrl}/session-config`, operatorHeaders(app));
     expect(saved.voice).toBe('marin');
     a.call.sendStop();
     b.call.sendStop();
@@ -223,7 +223,7 @@ describe('the dashboard socket: commands', () => {
     await model.waitFor('conversation.item.create');
     expect(model.received.slice(before).map((e) => e.type)).toEqual(['conversation.item.create']);
     expect(model.errors).toEqual([]);
-    const saved = await getJson(`${app.httpUrl}/session-config`);
+    const saved = await getJson(`${app.httpUrl}/session-config`, operatorHeaders(app));
     expect(saved).toMatchObject({ voice: 'marin', enabledTools: ['get_weather_from_coords', 'end_call', 'ask_operator'] });
     expect(logs.closed).toBe(false);
     expect(await logs.command({ type: 'subscribe' })).toMatchObject({ type: 'command.ok' });

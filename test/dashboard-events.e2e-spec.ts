@@ -159,8 +159,8 @@ describe('the dashboard socket: events', () => {
       modelStatus: 'connected',
     });
     expect(callA.transcript).toEqual([
-      { itemId: user, role: 'user', text: 'Can I talk to a person?', final: true },
-      { itemId: answer.itemId, role: 'assistant', text: 'Let me ask my colleague.', final: true, interruptedAtMs: expect.any(Number) },
+      { itemId: user, role: 'user', text: 'Can I talk to a person?', final: true, at: expect.any(String) },
+      { itemId: answer.itemId, role: 'assistant', text: 'Let me ask my colleague.', final: true, interruptedAtMs: expect.any(Number), at: expect.any(String) },
     ]);
     expect(callA.functionCalls).toEqual([{ callId: callIds[0], name: 'ask_operator', arguments: '{"question":"Transfer?"}', status: 'running' }]);
     expect(calls.find((c) => c.callSid === b.callSid)).toMatchObject({ transcript: [], functionCalls: [] });

@@ -80,7 +80,8 @@ describe('function calls', () => {
     ['an unknown tool', 'launch_rockets', '{}', /Unknown tool "launch_rockets"/],
     ['bad JSON arguments', 'get_weather_from_coords', '{"latitude": 48.8', /not valid JSON/],
     ['arguments that break the schema', 'get_weather_from_coords', '{"latitude":"north"}', /Invalid arguments/],
-    ['a throwing tool', 'throwing_tool', '{}', /database is on fire/],
+    // What an unexpected error says is for the log, not the model (it may name hosts and ports).
+    ['a throwing tool', 'throwing_tool', '{}', /^The throwing_tool tool failed; try again later or do without it\.$/],
     ['a tool that times out', 'slow_tool', '{}', /timed out after 300 ms/],
   ])('answers %s with one JSON error output', async ([, name, args, pattern], { start }) => {
     const placed = await start();
@@ -94,7 +95,7 @@ describe('function calls', () => {
     const placed = await start({ WEATHER_API_URL: 'http://127.0.0.1:9/v1/forecast' });
     const { callIds } = placed.model.functionCallResponse([{ name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' }]);
     const [output] = await outputsThenOneResponse(placed, callIds);
-    expect(output.value.error).toMatch(/Weather service unreachable/);
+    expect(output.value.error).toBe('The weather service is unavailable right now.');
     placed.call.sendStop();
   });
 
@@ -110,7 +111,7 @@ describe('function calls', () => {
     const byId = new Map(outputs.map((o) => [o.callId, o.value]));
     expect(byId.get(callIds[0])).toMatchObject({ temperature_c: 7.5 });
     expect(byId.get(callIds[1]).error).toMatch(/timed out/);
-    expect(byId.get(callIds[2]).error).toMatch(/on fire/);
+    expect(byId.get(callIds[2]).error).toMatch(/throwing_tool tool failed/);
     placed.call.sendStop();
   });
 });

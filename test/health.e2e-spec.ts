@@ -46,7 +46,8 @@ describe('health endpoints', () => {
     expect(d.process.uptimeS).toBeGreaterThanOrEqual(0);
     expect(d.process.rssMb).toBeGreaterThan(0);
     expect(d.process.loadAverage).toHaveLength(3);
-    expect(d.model).toMatchObject({ status: 'up', reachable: true, recent: 0, failures: 0 });
+    expect(d.model).toMatchObject({ status: 'up', reachable: true, recent: 0, failures: 0, problem: null });
+    expect(d.warnings).toEqual({ status: 'up', warnings: [] });
   });
 
   it('at capacity: not ready (503), /health 503, still live', async ({ startApp }) => {
@@ -96,15 +97,11 @@ describe('health endpoints', () => {
     expect(ready.body.error.eventLoop.delayMaxMs).toBeGreaterThanOrEqual(150);
   });
 
-  it('model unreachable: /health reports it as degraded (still 200) after 3 failed connections; readiness unaffected', async ({
-    startRealtime,
-    startApp,
-    placeCall,
-  }) => {
-    const refusing = await startRealtime({ requireApiKey: 'sk-some-other-key-0000' });
-    const app = await startApp({ OPENAI_REALTIME_URL: refusing.url });
+  it('model unreachable: /health reports it as degraded (still 200) after 3 failed connections; readiness unaffected', async ({ startApp, placeCall }) => {
+    // Nothing listens there: a network failure, which may be transient, so it takes three in a row.
+    const app = await startApp({ OPENAI_REALTIME_URL: 'ws://127.0.0.1:9/v1/realtime', MODEL_RECONNECT_MAX_ATTEMPTS: '1', MODEL_RECONNECT_BASE_DELAY_MS: '10' });
     for (let i = 0; i < 3; i++) {
-      const { call } = await placeCall(app, { realtime: refusing, withModel: false });
+      const { call } = await placeCall(app, { withModel: false });
       expect((await call.waitForClose()).code).toBe(1011);
       const model = (await probe(app, '/health')).body.details.model;
       expect(model.reachable).toBe(i < 2);
@@ -120,7 +117,29 @@ describe('health endpoints', () => {
       failures: 3,
       consecutiveFailures: 3,
       lastSuccessAt: null,
+      problem: { kind: 'network', message: expect.stringMatching(/check OPENAI_REALTIME_URL/) },
+    });
+  });
+
+  it('model key refused: /health is degraded at the first refusal, naming OPENAI_API_KEY (a refused key never gets better)', async ({
+    startRealtime,
+    startApp,
+    placeCall,
+  }) => {
+    const refusing = await startRealtime({ requireApiKey: 'sk-some-other-key-0000' });
+    const app = await startApp({ OPENAI_REALTIME_URL: refusing.url });
+    const { call } = await placeCall(app, { realtime: refusing, withModel: false });
+    expect((await call.waitForClose()).code).toBe(1011);
+    const { ready, health } = await probeAll(app);
+    expect(ready.status).toBe(200);
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe('degraded');
+    expect(health.body.details.model).toMatchObject({
+      status: 'degraded',
+      reachable: false,
+      failures: 1,
       lastFailure: expect.stringContaining('401'),
+      problem: { kind: 'auth', message: 'the Realtime API refused the key (401): check OPENAI_API_KEY' },
     });
   });
 

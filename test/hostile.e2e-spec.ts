@@ -91,13 +91,19 @@ describe('hostile input', () => {
 
     it('refuses oversized bodies with 413 and malformed ones with 400, without stack traces or secrets', async ({ realtime: fake, startApp, placeCall }) => {
       let app = await startApp({ TWILIO_AUTH_TOKEN: 'twilio-secret-token-123' });
+      // A signature header (wrong, checked after parsing) gets the body read at all; without one it is refused unread (security.e2e-spec.ts).
       const big = await fetch(`${app.httpUrl}/twiml`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'bm90LWEtc2lnbmF0dXJl' },
         body: `CallSid=CA1&Junk=${'x'.repeat(100_000)}`,
       });
       expect(big.status).toBe(413);
-      const bad = await fetch(`${app.httpUrl}/twiml`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"CallSid":' });
+      // /twiml never parses JSON (415, security.e2e-spec.ts): malformed JSON goes where JSON is taken.
+      const bad = await fetch(`${app.httpUrl}/session-config`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${app.config.dashboardToken}` },
+        body: '{"voice":',
+      });
       expect(bad.status).toBe(400);
       for (const res of [big, bad]) {
         const text = await res.text();
@@ -117,7 +123,9 @@ describe('hostile input', () => {
     const { default: WebSocket } = await import('ws');
     for (const path of ['/ws/call', '/call', '/ws/logs', '/logs']) {
       // The media stream paths are signed as Twilio signs them, so the garbage reaches the parser.
-      const ws = new WebSocket(`${app.wsUrl}${path}`, { headers: path.endsWith('/call') ? streamHeaders(app, path) : {} });
+      // The dashboard paths take the token: what an operator's broken client could send.
+      const headers = path.endsWith('/call') ? streamHeaders(app, path) : { authorization: `Bearer ${app.config.dashboardToken}` };
+      const ws = new WebSocket(`${app.wsUrl}${path}`, { headers });
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       for (let i = 0; i < 200; i++) ws.send(i % 2 ? '{"event":"start","start":null}' : Buffer.from([0xff, 0x00, i]));
       ws.close();

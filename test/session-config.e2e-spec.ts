@@ -1,8 +1,14 @@
 import { describe } from 'vitest';
 import { expect, it } from './support/fixture';
-import { getJson, type TestApp } from './support/test-app';
+import { getJson, operatorHeaders, type TestApp } from './support/test-app';
 
 const TOKEN = 'cfg-token-0123456789ab';
+
+const operator = operatorHeaders;
+
+async function getConfig(app: TestApp): Promise<any> {
+  return getJson(`${app.httpUrl}/session-config`, operator(app));
+}
 
 async function put(app: TestApp, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const res = await fetch(`${app.httpUrl}/session-config`, {
@@ -16,7 +22,7 @@ async function put(app: TestApp, body: unknown, headers: Record<string, string> 
 describe('GET/PUT /session-config', () => {
   it('starts from the environment', async ({ startApp }) => {
     const app = await startApp({ AGENT_INSTRUCTIONS: 'Env instructions.', OPENAI_VOICE: 'coral', VAD_THRESHOLD: '0.6', VAD_SILENCE_DURATION_MS: '700' });
-    expect(await getJson(`${app.httpUrl}/session-config`)).toEqual({
+    expect(await getConfig(app)).toEqual({
       instructions: 'Env instructions.',
       voice: 'coral',
       turnDetection: { type: 'server_vad', threshold: 0.6, prefixPaddingMs: 300, silenceDurationMs: 700 },
@@ -25,7 +31,7 @@ describe('GET/PUT /session-config', () => {
       availableVoices: ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'],
     });
     const semantic = await startApp({ TURN_DETECTION: 'semantic_vad' });
-    expect((await getJson(`${semantic.httpUrl}/session-config`)).turnDetection).toEqual({ type: 'semantic_vad', eagerness: 'auto' });
+    expect((await getConfig(semantic)).turnDetection).toEqual({ type: 'semantic_vad', eagerness: 'auto' });
     await semantic.close();
   });
 
@@ -74,11 +80,48 @@ describe('GET/PUT /session-config', () => {
     ['an unknown nested field', { turnDetection: { type: 'server_vad', create_response: false } }, /turnDetection\.property create_response should not exist/],
   ])('refuses %s with 400 naming the field, and changes nothing', async ([, body, message], { startApp }) => {
     const app = await startApp();
-    const before = await getJson(`${app.httpUrl}/session-config`);
-    const res = await put(app, body);
+    const before = await getConfig(app);
+    const res = await put(app, body, operator(app));
     expect(res.status).toBe(400);
     expect(res.body.message.join('\n')).toMatch(message);
-    expect(await getJson(`${app.httpUrl}/session-config`)).toEqual(before);
+    expect(await getConfig(app)).toEqual(before);
+  });
+
+  it('names every problem of a change in one answer, not one per attempt', async ({ startApp }) => {
+    const app = await startApp();
+    const res = await put(
+      app,
+      { voice: 'robot', enabledTools: ['launch_rockets'], turnDetection: { type: 'server_vad', threshold: 2 }, model: 'gpt-4o' },
+      operator(app),
+    );
+    expect(res.status).toBe(400);
+    const messages: string[] = res.body.message;
+    for (const expected of [
+      /voice must be one of/,
+      /enabledTools: unknown tool "launch_rockets"/,
+      /turnDetection\.threshold must not be greater than 1/,
+      /property model should not exist/,
+    ]) {
+      expect(
+        messages.some((m) => expected.test(m)),
+        `${expected} in ${JSON.stringify(messages)}`,
+      ).toBe(true);
+    }
+  });
+
+  it.for<[string, string | undefined, string]>([
+    ['a form body', 'application/x-www-form-urlencoded', 'voice=cedar'],
+    ['plain text', 'text/plain', '{"voice":"cedar"}'],
+    ['no content type', undefined, '{"voice":"cedar"}'],
+  ])('refuses %s with 415 naming the fix, and changes nothing', async ([, contentType, body], { startApp }) => {
+    const app = await startApp();
+    const before = await getConfig(app);
+    const headers: Record<string, string> = { ...operator(app) };
+    if (contentType) headers['content-type'] = contentType;
+    const res = await fetch(`${app.httpUrl}/session-config`, { method: 'PUT', headers, body: contentType ? body : Buffer.from(body) });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { message: string }).message).toMatch(/^PUT \/session-config takes a JSON body: send Content-Type: application\/json/);
+    expect(await getConfig(app)).toEqual(before);
   });
 
   it('needs the dashboard token when one is set', async ({ startApp }) => {

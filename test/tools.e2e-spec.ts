@@ -1,12 +1,12 @@
 // The developer tools as a user runs them, in child processes: `npm run demo` (the README's run
 // command), `npm run simulate` against a running instance that checks Twilio signatures, and the
 // benchmark in smoke mode (numbers not asserted: they depend on the machine).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe } from 'vitest';
-import { mulawToWav, readWav, toneMulaw } from '../emulator/audio-codec';
+import { mulawToWav, readWav, silenceMulaw, toneMulaw } from '../emulator/audio-codec';
 import { ScriptedVoiceModel } from '../emulator/voice-model';
 import { expect, it, test } from './support/fixture';
 import type { TestApp } from './support/test-app';
@@ -33,6 +33,31 @@ function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, out });
+    });
+  });
+}
+
+/** Starts a long-running tool and resolves once its output matches `ready` (it keeps running). */
+function startUntil(args: string[], ready: RegExp, timeoutMs: number): Promise<{ child: ChildProcess; out: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGINT');
+      reject(new Error(`${args.join(' ')} did not print ${ready} in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const collect = (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve({ child, out: () => out });
+      }
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited (${code}) before printing ${ready}:\n${out}`));
     });
   });
 }
@@ -72,6 +97,34 @@ describe('developer tools', () => {
       const match = line.exec(demo.out.slice(from));
       expect(match, `${line} after offset ${from} in:\n${demo.out}`).not.toBeNull();
       from += match!.index + match![0].length;
+    }
+  });
+
+  it('npm run demo -- --keep prints a dashboard link and commands that work exactly as printed', { timeout: 180_000 }, async () => {
+    const demo = await startUntil([join(TOOLS, 'demo.js'), '--keep'], /Ctrl-C to stop\./, 170_000);
+    try {
+      const out = demo.out();
+      const link = /dashboard +(http:\/\/localhost:\d+\/dashboard)#token=(\S+)/.exec(out);
+      expect(link, out).not.toBeNull();
+      const base = link![1].replace('localhost', '127.0.0.1').replace('/dashboard', '');
+      expect((await fetch(`${base}/session-config`, { headers: { authorization: `Bearer ${link![2]}` } })).status).toBe(200);
+      const curl = /curl -H 'Authorization: Bearer (\S+)' (\S+\/metrics)/.exec(out);
+      expect(curl, out).not.toBeNull();
+      expect((await fetch(curl![2], { headers: { authorization: `Bearer ${curl![1]}` } })).status).toBe(200);
+
+      // The printed simulate command, run as printed (its npm script builds the tools, then runs this file).
+      const command = /npm run simulate -- (.+)/.exec(out);
+      expect(command, out).not.toBeNull();
+      const args = command![1].trim().split(/\s+/);
+      const answer = join(tmp, 'kept-demo-answer.wav');
+      args[args.indexOf('--out') + 1] = answer; // the same file name, somewhere the test may write
+      const sim = await run(process.execPath, [join(TOOLS, 'simulate.js'), ...args, '--wait', '1'], 90_000);
+      expect(sim.code, sim.out).toBe(0);
+      expect(sim.out).toMatch(/caller +"Hi! What can you do for me\?"/); // the live transcript: the dashboard token worked
+      expect(sim.out).toMatch(/Heard [\d.]+ s of assistant audio/);
+      expect(existsSync(answer)).toBe(true);
+    } finally {
+      demo.child.kill('SIGINT');
     }
   });
 
@@ -126,6 +179,45 @@ describe('developer tools', () => {
       );
       expect(sim.code).toBe(1);
       expect(sim.out).toMatch(/did not connect the call \(HTTP 403\)/);
+      expect(sim.out).toMatch(/The signature did not match: --signature-token must be the server's TWILIO_AUTH_TOKEN/);
+    });
+
+    it('says to pass --signature-token when the server checks signatures and none was given', { timeout: 60_000 }, async ({ server }) => {
+      const sim = await run(process.execPath, [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--out', join(tmp, 'x.wav'), '--no-logs'], 30_000);
+      expect(sim.code).toBe(1);
+      expect(sim.out).toMatch(
+        /did not connect the call \(HTTP 403\)\nThe server checks Twilio signatures: pass --signature-token with its TWILIO_AUTH_TOKEN\./,
+      );
+    });
+
+    it('names a missing audio file or output folder before calling, without a stack trace', { timeout: 60_000 }, async ({ server }) => {
+      const missing = await run(process.execPath, [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--audio', 'no-such-question.wav'], 30_000);
+      expect(missing.code).toBe(1);
+      expect(missing.out).toMatch(/^--audio no-such-question\.wav: no such file \(.*no-such-question\.wav\); paths are relative to /m);
+      expect(missing.out).not.toMatch(/ENOENT|\n\s+at /);
+      const folder = await run(process.execPath, [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--out', join(tmp, 'nope', 'answer.wav')], 30_000);
+      expect(folder.code).toBe(1);
+      expect(folder.out).toMatch(/--out .*answer\.wav: the folder .*nope does not exist/);
+    });
+
+    it('measures the first answer from where the caller stopped talking, and says how to see the transcript', { timeout: 90_000 }, async ({ server }) => {
+      // 0.8 s of speech, then 2 s of silence: the model answers during the silence.
+      const question = join(tmp, 'question-with-silence.wav');
+      writeFileSync(question, mulawToWav(Buffer.concat([toneMulaw(800), silenceMulaw(2000)])));
+      const sim = await run(
+        process.execPath,
+        [join(TOOLS, 'simulate.js'), '--url', server.httpUrl, '--audio', question, '--out', join(tmp, 'a.wav'), '--signature-token', TOKEN, '--wait', '1'],
+        60_000,
+      );
+      expect(sim.code, sim.out).toBe(0);
+      expect(sim.out).toMatch(
+        /no live transcript: it needs the dashboard token; pass --dashboard-token with DASHBOARD_TOKEN, or the token in the dashboard link/,
+      );
+      const first = /First answer audio (\d+) ms after the caller stopped talking/.exec(sim.out);
+      expect(first, sim.out).not.toBeNull();
+      // The model's end-of-turn wait (VAD_SILENCE_DURATION_MS, 500 ms) is in it; the file's 2 s of silence is not.
+      expect(Number(first![1])).toBeGreaterThanOrEqual(400);
+      expect(Number(first![1])).toBeLessThan(2000);
     });
   });
 

@@ -149,7 +149,7 @@ describe('HTTP endpoints', () => {
   it('serves status, public URL, tools, health and Swagger docs', async ({ startApp }) => {
     const app = await startApp();
     const status = await getJson(`${app.httpUrl}/`);
-    expect(status).toMatchObject({ status: 'ok', activeCalls: 0, capacity: 100, missingConfig: [] });
+    expect(status).toMatchObject({ status: 'ok', activeCalls: 0, capacity: 100, missingConfig: [], problems: [] });
 
     const urls = await getJson(`${app.httpUrl}/public-url`);
     expect(urls).toEqual({

@@ -6,8 +6,23 @@ const TOKEN_KEY = 'dashboardToken';
 const MAX_ENDED_CALLS = 20;
 const $ = (id) => document.getElementById(id);
 
+/**
+ * The server prints a link with the token in the fragment (#token=…), which browsers never send
+ * to a server: it moves to this tab's session storage and out of the address bar (and history).
+ */
+function tokenFromLink() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get('token');
+  if (!token) return null;
+  fragment.delete('token');
+  const rest = fragment.toString();
+  history.replaceState(null, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
+  sessionStorage.setItem(TOKEN_KEY, token);
+  return token;
+}
+
 const state = {
-  token: sessionStorage.getItem(TOKEN_KEY),
+  token: tokenFromLink() ?? sessionStorage.getItem(TOKEN_KEY),
   /** callSid → call, newest first in the list. */
   calls: new Map(),
   selected: null,
@@ -25,7 +40,7 @@ function authHeaders() {
   return state.token ? { Authorization: `Bearer ${state.token}` } : {};
 }
 
-/** Checks access through the API, which says why (401: token needed, 403: loopback only). */
+/** Checks access through the API (401: the token is missing or wrong). */
 async function start() {
   let res;
   try {
@@ -33,14 +48,14 @@ async function start() {
   } catch {
     return retryLater('server unreachable');
   }
-  if (res.status === 401) return askForToken(state.token ? 'That token was not accepted.' : 'This server needs the dashboard token (DASHBOARD_TOKEN).');
-  if (res.status === 403)
-    return block(
-      'DASHBOARD_TOKEN is not set on the server, so the dashboard only works from the server itself (http://localhost). Set DASHBOARD_TOKEN to use it from elsewhere.',
+  if (res.status === 401)
+    return askForToken(
+      state.token
+        ? 'That token was not accepted.'
+        : 'This server needs the dashboard token: DASHBOARD_TOKEN, or, when that is not set, open the link with a token the server printed to its terminal at start.',
     );
   if (!res.ok) return retryLater(`HTTP ${res.status}`);
   $('token-form').hidden = true;
-  $('blocked').hidden = true;
   $('app').hidden = false;
   $('sign-out').hidden = !state.token;
   // Fill the form once: a reconnect must not overwrite what the operator is typing.
@@ -49,6 +64,7 @@ async function start() {
     state.configLoaded = true;
   }
   connect();
+  refreshHealth(); // now with the token (production serves health details to the operator only)
 }
 
 function askForToken(reason) {
@@ -58,17 +74,16 @@ function askForToken(reason) {
   $('token').focus();
 }
 
-function block(message) {
-  $('app').hidden = true;
-  $('blocked').textContent = message;
-  $('blocked').hidden = false;
-}
-
 function retryLater(why) {
   setLink(`offline (${why}), retrying…`);
   setTimeout(start, state.retryMs);
   state.retryMs = Math.min(state.retryMs * 2, 10_000);
 }
+
+// The printed link pasted into a tab that already shows this page only changes the fragment: start over with it.
+window.addEventListener('hashchange', () => {
+  if (tokenFromLink()) location.reload();
+});
 
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -132,6 +147,7 @@ function onMessage(msg) {
     case 'call.ended':
       call.endedAt = Date.parse(msg.ts);
       call.endReason = msg.reason;
+      call.endDetail = msg.detail ?? call.problem;
       call.modelStatus = 'closed';
       for (const fc of call.functionCalls.values()) if (fc.status === 'running') fc.status = 'abandoned';
       renderFunctions(call);
@@ -139,15 +155,28 @@ function onMessage(msg) {
       break;
     case 'model.status':
       call.modelStatus = msg.status;
+      if (msg.status === 'failed') {
+        call.problem = msg.problem?.message ?? msg.detail ?? null;
+        addNote(call, `Model failed: ${call.problem ?? 'no reason given'}`, true, msg.ts);
+      }
+      break;
+    case 'latency':
+      if (msg.kind === 'first_audio') call.latency.firstAudioMs = msg.ms;
+      else {
+        call.latency.answers += 1;
+        call.answerTotalMs += msg.ms;
+        call.latency.lastAnswerMs = msg.ms;
+        call.latency.meanAnswerMs = Math.round(call.answerTotalMs / call.latency.answers);
+      }
       break;
     case 'transcript.delta': {
-      const entry = transcriptEntry(call, msg.itemId, msg.role);
+      const entry = transcriptEntry(call, msg.itemId, msg.role, msg.ts);
       entry.text += msg.delta;
       renderEntry(call, msg.itemId);
       break;
     }
     case 'transcript.done': {
-      const entry = transcriptEntry(call, msg.itemId, msg.role);
+      const entry = transcriptEntry(call, msg.itemId, msg.role, msg.ts);
       entry.text = msg.text;
       entry.final = true;
       renderEntry(call, msg.itemId);
@@ -173,13 +202,13 @@ function onMessage(msg) {
       break;
     }
     case 'dtmf':
-      addNote(call, `Caller pressed ${msg.digit}`);
+      addNote(call, `Caller pressed ${msg.digit}`, false, msg.ts);
       break;
     case 'usage':
       call.tokens += msg.totalTokens;
       break;
     case 'error':
-      addNote(call, `${msg.source} error: ${msg.message}`, true);
+      addNote(call, `${msg.source} error: ${msg.message}`, true, msg.ts);
       break;
   }
   renderCallItem(call);
@@ -197,7 +226,12 @@ function newCall(info) {
     startedAt: Date.parse(info.startedAt),
     endedAt: null,
     endReason: null,
+    /** Why the call failed, in words a person can act on (call.ended detail, or the model's problem). */
+    endDetail: null,
+    problem: info.modelProblem ?? null,
     modelStatus: info.modelStatus ?? 'connecting',
+    latency: { firstAudioMs: null, lastAnswerMs: null, meanAnswerMs: null, answers: 0, ...info.latency },
+    answerTotalMs: (info.latency?.meanAnswerMs ?? 0) * (info.latency?.answers ?? 0),
     /** Transcript lines and notes, in arrival order, by key (item id for speech). */
     entries: new Map(),
     functionCalls: new Map(),
@@ -225,7 +259,7 @@ function applySnapshot(views) {
   }
   for (const view of views) {
     const call = newCall(view);
-    for (const t of view.transcript) call.entries.set(t.itemId, { kind: 'speech', ...t });
+    for (const t of view.transcript) call.entries.set(t.itemId, { kind: 'speech', ...t, at: Date.parse(t.at) });
     for (const fc of view.functionCalls) call.functionCalls.set(fc.callId, { ...fc });
     state.calls.delete(call.callSid);
     state.calls.set(call.callSid, call);
@@ -242,18 +276,18 @@ function pruneEnded() {
   for (const call of ended.slice(MAX_ENDED_CALLS)) state.calls.delete(call.callSid);
 }
 
-function transcriptEntry(call, itemId, role) {
+function transcriptEntry(call, itemId, role, ts) {
   let entry = call.entries.get(itemId);
   if (!entry) {
-    entry = { kind: 'speech', itemId, role, text: '', final: false };
+    entry = { kind: 'speech', itemId, role, text: '', final: false, at: Date.parse(ts) };
     call.entries.set(itemId, entry);
   }
   return entry;
 }
 
-function addNote(call, text, isError = false) {
+function addNote(call, text, isError, ts) {
   const key = `note-${call.notes++}`;
-  call.entries.set(key, { kind: 'note', text, isError });
+  call.entries.set(key, { kind: 'note', text, isError, at: Date.parse(ts) });
   renderEntry(call, key);
 }
 
@@ -270,9 +304,26 @@ function duration(ms) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/** Wall-clock time in the operator's locale, to the second. */
+function clock(ms) {
+  return Number.isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }) : '';
+}
+
 function callStatus(call) {
-  if (call.endedAt) return `ended (${call.endReason})`;
+  if (call.endedAt) return `ended (${call.endReason})${call.endDetail ? `: ${call.endDetail}` : ''}`;
+  if (call.modelStatus === 'failed' && call.problem) return `model failed: ${call.problem}`;
   return `model ${call.modelStatus}`;
+}
+
+/** What the caller waited: first audio of the call, and the answers (last and mean), as the server measured them. */
+function latencyText(latency) {
+  const parts = [];
+  if (latency.firstAudioMs !== null) parts.push(`first audio ${latency.firstAudioMs} ms`);
+  if (latency.answers > 0) {
+    const turns = latency.answers === 1 ? '1 answer' : `mean ${latency.meanAnswerMs} ms over ${latency.answers} answers`;
+    parts.push(`answer ${latency.lastAnswerMs} ms (${turns})`);
+  }
+  return parts.join(' · ');
 }
 
 const callItems = new Map();
@@ -307,7 +358,7 @@ function renderCallItem(call) {
   const end = call.endedAt ?? Date.now();
   button.replaceChildren(
     el('span', { textContent: `${call.from ?? 'Unknown caller'} → ${call.to ?? '?'}` }),
-    el('span', { className: 'meta', textContent: `${duration(end - call.startedAt)} · ${callStatus(call)}` }),
+    el('span', { className: 'meta', textContent: `${clock(call.startedAt)} · ${duration(end - call.startedAt)} · ${callStatus(call)}` }),
   );
   item.classList.toggle('ended', Boolean(call.endedAt));
 }
@@ -332,8 +383,10 @@ function renderHeader() {
   $('call-status').textContent = callStatus(call);
   const end = call.endedAt ?? Date.now();
   $('call-detail').textContent =
-    `${call.callSid} · ${call.direction ?? 'inbound'} to ${call.to ?? '?'} · ${duration(end - call.startedAt)}` +
+    `${call.callSid} · ${call.direction ?? 'inbound'} to ${call.to ?? '?'} · started ${clock(call.startedAt)} · ${duration(end - call.startedAt)}` +
     (call.tokens ? ` · ${call.tokens} tokens` : '');
+  $('call-latency').textContent = latencyText(call.latency);
+  $('call-latency').hidden = $('call-latency').textContent === '';
 }
 
 function renderSelected() {
@@ -357,12 +410,15 @@ function renderEntry(call, key) {
     item.dataset.key = key;
     list.append(item);
   }
+  const at = el('time', { className: 'at', textContent: clock(entry.at) });
+  if (Number.isFinite(entry.at)) at.dateTime = new Date(entry.at).toISOString();
   if (entry.kind === 'note') {
     item.className = entry.isError ? 'note error' : 'note';
-    item.textContent = entry.text;
+    item.replaceChildren(at, el('span', { className: 'text', textContent: entry.text }));
   } else {
     item.className = `${entry.role}${entry.final ? '' : ' partial'}`;
     item.replaceChildren(
+      at,
       el('span', { className: 'role', textContent: entry.role === 'user' ? 'Caller' : 'Assistant' }),
       el('span', { className: 'text', textContent: entry.text }),
     );
@@ -510,16 +566,47 @@ $('apply-live').addEventListener('click', () => {
 
 // ---- health ---------------------------------------------------------------------------------
 
+/**
+ * The pill reads the checks, not just the status code: `degraded` answers 200 too (a refused
+ * OpenAI key, unsafe settings), and a 503 has a reason worth showing (missing variables, capacity…).
+ */
 async function refreshHealth() {
+  let res;
+  let body;
   try {
-    const res = await fetch('/health');
-    const body = await res.json();
-    const calls = body.details?.calls;
-    const load = calls ? ` · ${calls.active} / ${calls.capacity} calls` : '';
-    $('health').textContent = `Health: ${res.ok ? 'ok' : 'degraded'}${load}`;
+    res = await fetch('/health', { headers: authHeaders() });
+    body = await res.json();
   } catch {
-    $('health').textContent = 'Health: unreachable';
+    return setHealth('bad', 'unreachable', 'The server does not answer.');
   }
+  if (res.status === 401) return setHealth('unknown', 'sign in to see', '');
+  const calls = body.details?.calls;
+  const load = calls ? ` · ${calls.active} / ${calls.capacity} calls` : '';
+  const reasons = healthReasons(body);
+  if (body.status === 'ok') return setHealth('ok', `ok${load}`, '');
+  if (body.status === 'degraded') return setHealth('warn', `degraded${load}`, reasons.join(' · '));
+  setHealth('bad', body.status === 'shutting_down' ? 'shutting down' : 'not ready', reasons.join(' · ') || `HTTP ${res.status}`);
+}
+
+/** One sentence per failing or degraded check, each naming what to do where the server says so. */
+function healthReasons(body) {
+  const checks = { ...body.info, ...body.error };
+  const reasons = [];
+  if (checks.config?.missing?.length) reasons.push(`missing configuration: set ${checks.config.missing.join(', ')}`);
+  if (checks.model?.status === 'degraded') reasons.push(checks.model.problem?.message ?? 'the model could not be reached');
+  for (const warning of checks.warnings?.warnings ?? []) reasons.push(warning);
+  if (checks.calls?.status === 'down') reasons.push(`at capacity (${checks.calls.active + checks.calls.reserved} / ${checks.calls.capacity} calls)`);
+  if (checks.drain?.status === 'down') reasons.push('draining for shutdown');
+  if (checks.eventLoop?.status === 'down') reasons.push(`event loop stalled (${checks.eventLoop.delayMaxMs} ms)`);
+  if (checks.heap?.status === 'down') reasons.push('heap over its limit');
+  return reasons;
+}
+
+function setHealth(level, summary, reason) {
+  const pill = $('health');
+  pill.dataset.level = level;
+  pill.textContent = `Health: ${summary}${reason ? ` — ${reason}` : ''}`;
+  pill.title = reason;
 }
 
 refreshHealth();

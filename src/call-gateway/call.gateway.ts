@@ -11,7 +11,7 @@ import { TwilioSignatureService } from './twilio-signature.service';
 export const TWILIO_MAX_PAYLOAD = 64 * 1024;
 
 /**
- * The Twilio Media Streams socket. Each connection gets its own CallSession, which reads the
+ * The Twilio Media Streams socket. Each connection gets its own Call, whose MediaStream reads the
  * socket directly: no framework message dispatch on the per-frame hot path.
  */
 @WebSocketGateway({ path: '/ws/call', maxPayload: TWILIO_MAX_PAYLOAD, perMessageDeflate: false })

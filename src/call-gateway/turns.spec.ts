@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadAppConfig } from '../config/app-config';
-import type { ResponseRequest } from '../openai/voice-engine';
 import type { AgentTool } from '../tools/agent-tool';
 import { ToolRegistry } from '../tools/tool-registry.service';
 import type { CallEventBody } from './call-events';
 import { FunctionCalls } from './function-calls';
-import { HANGUP_GRACE_MS, Turns, type TurnsHost } from './turns';
+import { HANGUP_GRACE_MS, type OwedRequest, Turns, type TurnsHost } from './turns';
 
 /** A tool that answers when the test says so. */
 function slowTool(name: string) {
@@ -20,7 +19,7 @@ function slowTool(name: string) {
 }
 
 function setup(opts: { modelThere?: boolean; tools?: AgentTool[] } = {}) {
-  const sent: ResponseRequest[] = [];
+  const sent: OwedRequest[] = [];
   const outputs: { callId: string; output: string }[] = [];
   const events: CallEventBody[] = [];
   const state = { modelThere: opts.modelThere ?? true, playing: false, marksPending: 0, hungUp: 0, failures: [] as unknown[] };

@@ -23,7 +23,7 @@ export type HangupState = { kind: 'none' } | { kind: 'requested'; timer: NodeJS.
 /** What Turns needs from its call. */
 export interface TurnsHost {
   /** Sends a request to the model; false when the model is away (the request stays owed until it is back). */
-  sendRequest(request: ResponseRequest): boolean;
+  sendRequest(request: OwedRequest): boolean;
   sendToolResult(callId: string, output: string): void;
   /** Assistant audio is queued on the phone and not played yet. */
   isPlaying(): boolean;

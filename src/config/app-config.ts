@@ -1,4 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
+import { randomBytes } from 'node:crypto';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, validateSync, ValidationError } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
@@ -53,7 +54,10 @@ export class AppConfig {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'verbose'])
   LOG_LEVEL: string = 'info';
 
-  @IsUrl({ protocols: ['ws', 'wss'], require_protocol: true, require_tld: false })
+  @IsUrl(
+    { protocols: ['ws', 'wss'], require_protocol: true, require_tld: false },
+    { message: 'OPENAI_REALTIME_URL must be ws:// or wss://, e.g. wss://api.openai.com/v1/realtime' },
+  )
   OPENAI_REALTIME_URL: string = 'wss://api.openai.com/v1/realtime';
 
   /** The first-generation realtime models are listed for shutdown in January 2027; the model stays a setting. */
@@ -123,7 +127,7 @@ export class AppConfig {
   @MinLength(8)
   TWILIO_AUTH_TOKEN?: string;
 
-  /** Shared secret for the dashboard (`/ws/logs`, `/session-config`). Unset = loopback connections only. */
+  /** Shared secret for the dashboard (`/ws/logs`, `/session-config`, details in production). Unset = a random one per run (see dashboardToken). */
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
@@ -251,7 +255,7 @@ export class AppConfig {
   @IsBoolean()
   ALLOW_UNSIGNED_TWILIO_REQUESTS: boolean = false;
 
-  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; when not, only loopback (unproxied) scrapes are allowed. */
+  /** GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it needs the dashboard token instead. */
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
@@ -264,6 +268,86 @@ export class AppConfig {
   @Min(20)
   @Max(60000)
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: number = 1000;
+
+  /** How long a client may take to send a whole HTTP request (headers and body); Twilio sends a few hundred bytes at once. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(300000)
+  HTTP_REQUEST_TIMEOUT_MS: number = 10000;
+
+  /** Open TCP connections (HTTP and WebSocket) beyond which new ones are dropped. Unset: 2 × MAX_CONCURRENT_CALLS + 100. */
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(10)
+  @Max(1000000)
+  HTTP_MAX_CONNECTIONS?: number;
+
+  // Not an environment variable (private fields are not enumerated): the token used when DASHBOARD_TOKEN is unset.
+  readonly #generatedDashboardToken = randomBytes(24).toString('base64url');
+
+  /**
+   * The secret the dashboard, /metrics (without METRICS_TOKEN) and, in production, the details
+   * endpoints require: DASHBOARD_TOKEN, or a random one for this run. Access never depends on
+   * where a request comes from: behind a tunnel or proxy every request looks local.
+   */
+  get dashboardToken(): string {
+    return this.DASHBOARD_TOKEN ?? this.#generatedDashboardToken;
+  }
+
+  /** True when nobody chose the dashboard token: main.ts prints it (with the dashboard URL) to the terminal once. */
+  get dashboardTokenGenerated(): boolean {
+    return this.DASHBOARD_TOKEN === undefined;
+  }
+
+  /** What GET /metrics accepts. */
+  get metricsToken(): string {
+    return this.METRICS_TOKEN ?? this.dashboardToken;
+  }
+
+  get production(): boolean {
+    return this.NODE_ENV === 'production';
+  }
+
+  /** The server can take real calls, so an unsigned webhook would spend the OpenAI key for anyone. */
+  get takesCalls(): boolean {
+    return this.missingForCalls.length === 0;
+  }
+
+  /** Webhooks and stream upgrades must carry a valid X-Twilio-Signature. */
+  get signaturesRequired(): boolean {
+    return this.TWILIO_AUTH_TOKEN !== undefined;
+  }
+
+  get maxConnections(): number {
+    return this.HTTP_MAX_CONNECTIONS ?? 2 * this.MAX_CONCURRENT_CALLS + 100;
+  }
+
+  /**
+   * Settings that work but are unsafe or will not work with Twilio, each naming the fix: logged at
+   * start, shown on /health, GET / and the dashboard. (Production refuses them instead: see loadAppConfig.)
+   */
+  get warnings(): string[] {
+    const warnings: string[] = [];
+    if (!this.TWILIO_AUTH_TOKEN && this.ALLOW_UNSIGNED_TWILIO_REQUESTS) {
+      warnings.push(
+        'Twilio signatures are NOT checked (ALLOW_UNSIGNED_TWILIO_REQUESTS=true): anyone who finds this server can place calls on your OpenAI key; set TWILIO_AUTH_TOKEN',
+      );
+    }
+    if (this.PUBLIC_URL && isInsecure(this.PUBLIC_URL, 'http:')) {
+      warnings.push(
+        `PUBLIC_URL is http://: Twilio refuses the ws:// stream URL derived from it (error 31922); use the https:// address of your tunnel (ngrok shows both)`,
+      );
+    }
+    if (isInsecure(this.OPENAI_REALTIME_URL, 'ws:')) {
+      warnings.push('OPENAI_REALTIME_URL is ws:// to another machine: the OpenAI key travels in cleartext; use wss://');
+    }
+    if (this.ALLOW_UNRESERVED_STREAMS) {
+      warnings.push('ALLOW_UNRESERVED_STREAMS=true: a media stream that did not come through /twiml can spend your OpenAI key; for development only');
+    }
+    return warnings;
+  }
 
   /** The stream URL Twilio connects to, derived from PUBLIC_URL. */
   streamUrl(path = '/ws/call'): string | undefined {
@@ -298,12 +382,53 @@ export class AppConfig {
 
   /** Values that must never reach a log line, whatever field or message they end up in. */
   get secrets(): string[] {
-    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.DASHBOARD_TOKEN].filter((s): s is string => !!s);
+    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.dashboardToken].filter((s): s is string => !!s);
   }
 }
 
 function joinPath(base: string, path: string): string {
   return base.replace(/\/+$/, '') + path;
+}
+
+/** A URL with this cleartext protocol to anything but this machine (loopback traffic never leaves it). */
+function isInsecure(url: string, cleartext: 'http:' | 'ws:'): boolean {
+  if (!URL.canParse(url)) return false; // reported by its own check
+  const parsed = new URL(url);
+  return parsed.protocol === cleartext && !isLoopbackHost(parsed.hostname);
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** Rules that span variables, each naming the fix. Production refuses the insecure settings that development only warns about. */
+function crossChecks(config: AppConfig, bad: Set<string>): string[] {
+  const lines: string[] = [];
+  if (!config.TWILIO_AUTH_TOKEN && !config.ALLOW_UNSIGNED_TWILIO_REQUESTS && (config.takesCalls || config.production)) {
+    const why = config.takesCalls ? 'required when PUBLIC_URL and OPENAI_API_KEY are set' : 'required in production';
+    lines.push(
+      `TWILIO_AUTH_TOKEN: ${why}, so that only Twilio can place calls on your OpenAI key: set it to your Twilio auth token ` +
+        '(Twilio Console → Account → API keys & tokens), or set ALLOW_UNSIGNED_TWILIO_REQUESTS=true to accept unsigned requests',
+    );
+  }
+  if (config.production) {
+    if (config.PUBLIC_URL && isInsecure(config.PUBLIC_URL, 'http:')) {
+      lines.push('PUBLIC_URL: must be https:// in production (Twilio refuses ws:// stream URLs, error 31922): use the https:// address Twilio reaches');
+    }
+    if (isInsecure(config.OPENAI_REALTIME_URL, 'ws:')) {
+      lines.push('OPENAI_REALTIME_URL: must be wss:// in production (ws:// sends the OpenAI key in cleartext); ws:// is allowed to a loopback address only');
+    }
+    if (config.ALLOW_UNRESERVED_STREAMS) {
+      lines.push('ALLOW_UNRESERVED_STREAMS: not allowed in production (a stream that skipped /twiml could spend your OpenAI key); remove it');
+    }
+  }
+  const connectionsChecked = !bad.has('HTTP_MAX_CONNECTIONS') && !bad.has('MAX_CONCURRENT_CALLS');
+  if (connectionsChecked && config.HTTP_MAX_CONNECTIONS !== undefined && config.HTTP_MAX_CONNECTIONS <= config.MAX_CONCURRENT_CALLS) {
+    lines.push(
+      'HTTP_MAX_CONNECTIONS: must be above MAX_CONCURRENT_CALLS (each live call holds a connection); leave it unset for 2 × MAX_CONCURRENT_CALLS + 100',
+    );
+  }
+  return lines;
 }
 
 export class ConfigValidationError extends Error {}
@@ -321,6 +446,7 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
     'METRICS_TOKEN',
     'OPENAI_REASONING_EFFORT',
     'OPENAI_PARALLEL_TOOL_CALLS',
+    'HTTP_MAX_CONNECTIONS',
   ]) {
     // An empty value means "use the default" (so a copied .env.example works as is).
     if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
@@ -328,9 +454,8 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
   const config = plainToInstance(AppConfig, input);
   const errors = validateSync(config, { forbidUnknownValues: false });
   const lines = errors.map(describe);
-  if (config.NODE_ENV === 'production' && !config.TWILIO_AUTH_TOKEN && !config.ALLOW_UNSIGNED_TWILIO_REQUESTS) {
-    lines.push('TWILIO_AUTH_TOKEN: required in production (or set ALLOW_UNSIGNED_TWILIO_REQUESTS=true to accept unsigned Twilio requests)');
-  }
+  // Every problem in one go: the rules across variables run even when a single variable is bad.
+  lines.push(...crossChecks(config, new Set(errors.map((e) => e.property))));
   if (lines.length > 0) {
     throw new ConfigValidationError(`Invalid environment (${lines.length} variable${lines.length > 1 ? 's' : ''}):\n  - ${lines.join('\n  - ')}`);
   }

@@ -35,6 +35,16 @@ export class CallsHealthIndicator {
   }
 
   /**
+   * Degraded (still HTTP 200) while a setting is unsafe or cannot work with Twilio (unsigned
+   * webhooks, an http:// PUBLIC_URL, …): each warning names the fix. Production refuses these at start.
+   */
+  warnings() {
+    const check = this.health.check('warnings');
+    const warnings = this.config.warnings;
+    return warnings.length === 0 ? check.up({ warnings }) : check.degraded({ warnings });
+  }
+
+  /**
    * Degraded (still HTTP 200) when the last model connections all failed: callers hear the
    * apology, but taking this instance out of rotation would not help them, so it is not `down`.
    */

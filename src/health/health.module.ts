@@ -13,5 +13,6 @@ import { ProcessHealthIndicator } from './process.health';
   imports: [TerminusModule.forRoot({ logger: false }), CallGatewayModule],
   controllers: [HealthController],
   providers: [CallsHealthIndicator, ProcessHealthIndicator, EventLoopMonitor, ModelReachability],
+  exports: [ModelReachability],
 })
 export class HealthModule {}

@@ -38,14 +38,34 @@ describe('LiveCallsStore', () => {
     const [call] = store.snapshot();
     expect(call).toMatchObject({ callSid: 'CA1', streamSid: 'MZCA1', from: '+1555', to: '+1666', direction: 'inbound', modelStatus: 'connected' });
     expect(call.transcript).toEqual([
-      { itemId: 'i1', role: 'assistant', text: 'Hello', final: false, interruptedAtMs: 420 },
-      { itemId: 'u1', role: 'user', text: 'Hi there', final: true },
+      { itemId: 'i1', role: 'assistant', text: 'Hello', final: false, interruptedAtMs: 420, at: expect.stringMatching(/^\d{4}-/) },
+      { itemId: 'u1', role: 'user', text: 'Hi there', final: true, at: expect.stringMatching(/^\d{4}-/) },
     ]);
     expect(call.functionCalls).toEqual([
       { callId: 'c1', name: 'f', arguments: '{}', status: 'done', output: '{"ok":1}', durationMs: 12, answeredBy: 'operator' },
       { callId: 'c2', name: 'g', arguments: '{"a":1}', status: 'running' },
     ]);
     expect(JSON.parse(JSON.stringify(call))).toEqual(call); // plain data, no internal maps
+  });
+
+  it('keeps what the caller waited (first audio, answers) and why the model failed, for late joiners', () => {
+    const { store, publish, start } = setup();
+    start('CA1');
+    expect(store.snapshot()[0]).toMatchObject({ modelProblem: null, latency: { firstAudioMs: null, lastAnswerMs: null, meanAnswerMs: null, answers: 0 } });
+    publish('CA1', { type: 'latency', kind: 'first_audio', ms: 310 });
+    publish('CA1', { type: 'latency', kind: 'answer', ms: 800 });
+    publish('CA1', { type: 'latency', kind: 'answer', ms: 1001 });
+    publish('CA1', {
+      type: 'model.status',
+      status: 'failed',
+      detail: 'HTTP 401',
+      problem: { kind: 'auth', message: 'the Realtime API refused the key (401): check OPENAI_API_KEY' },
+    });
+    expect(store.snapshot()[0]).toMatchObject({
+      modelStatus: 'failed',
+      modelProblem: 'the Realtime API refused the key (401): check OPENAI_API_KEY',
+      latency: { firstAudioMs: 310, lastAnswerMs: 1001, meanAnswerMs: 901, answers: 2 },
+    });
   });
 
   it('keeps the last entries of a long call and bounds each text', () => {

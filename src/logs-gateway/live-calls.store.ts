@@ -14,6 +14,18 @@ export interface TranscriptEntry {
   final: boolean;
   /** Set when the caller barged in: the assistant was cut at this many ms of the item's audio. */
   interruptedAtMs?: number;
+  /** When the line began (its first event), ISO 8601. */
+  at: string;
+}
+
+/** What the caller waited, as the call core measured it (`latency` events). */
+export interface CallLatency {
+  /** Stream start → first assistant audio sent; null until then. */
+  firstAudioMs: number | null;
+  /** Caller stopped talking → first audio of the answer: the last turn, the mean over `answers` turns. */
+  lastAnswerMs: number | null;
+  meanAnswerMs: number | null;
+  answers: number;
 }
 
 export interface FunctionCallEntry {
@@ -36,6 +48,9 @@ export interface LiveCallView {
   direction: string | null;
   startedAt: string;
   modelStatus: ModelStatus;
+  /** Why the model failed, in words a person can act on (e.g. "the Realtime API refused the key (401): check OPENAI_API_KEY"); null otherwise. */
+  modelProblem: string | null;
+  latency: CallLatency;
   transcript: TranscriptEntry[];
   functionCalls: FunctionCallEntry[];
 }
@@ -43,6 +58,7 @@ export interface LiveCallView {
 interface LiveCall extends LiveCallView {
   byItem: Map<string, TranscriptEntry>;
   byCallId: Map<string, FunctionCallEntry>;
+  answerTotalMs: number;
 }
 
 /**
@@ -69,7 +85,7 @@ export class LiveCallsStore implements OnModuleDestroy {
   /** Live calls (or the one call `callSid`). The objects are live state: serialise them at once. */
   snapshot(callSid: string | null = null): LiveCallView[] {
     const calls = callSid === null ? [...this.calls.values()] : [this.calls.get(callSid)].filter((c) => c !== undefined);
-    return calls.map(({ byItem: _items, byCallId: _calls, ...view }) => view);
+    return calls.map(({ byItem: _items, byCallId: _calls, answerTotalMs: _total, ...view }) => view);
   }
 
   apply(event: CallEvent): void {
@@ -83,10 +99,13 @@ export class LiveCallsStore implements OnModuleDestroy {
         startedAt: event.startedAt,
         // The model was dialled before the stream started; 'connected' follows once it is configured.
         modelStatus: 'connecting',
+        modelProblem: null,
+        latency: { firstAudioMs: null, lastAnswerMs: null, meanAnswerMs: null, answers: 0 },
         transcript: [],
         functionCalls: [],
         byItem: new Map(),
         byCallId: new Map(),
+        answerTotalMs: 0,
       });
       return;
     }
@@ -99,14 +118,27 @@ export class LiveCallsStore implements OnModuleDestroy {
         return;
       case 'model.status':
         call.modelStatus = event.status;
+        if (event.status === 'failed') call.modelProblem = event.problem?.message ?? event.detail ?? null;
+        else if (event.status === 'connected') call.modelProblem = null;
         return;
+      case 'latency': {
+        const latency = call.latency;
+        if (event.kind === 'first_audio') latency.firstAudioMs = event.ms;
+        else {
+          latency.answers += 1;
+          call.answerTotalMs += event.ms;
+          latency.lastAnswerMs = event.ms;
+          latency.meanAnswerMs = Math.round(call.answerTotalMs / latency.answers);
+        }
+        return;
+      }
       case 'transcript.delta': {
-        const entry = this.entry(call, event.itemId, event.role);
+        const entry = this.entry(call, event.itemId, event.role, event.ts);
         if (entry.text.length < MAX_ENTRY_CHARS) entry.text = (entry.text + event.delta).slice(0, MAX_ENTRY_CHARS);
         return;
       }
       case 'transcript.done': {
-        const entry = this.entry(call, event.itemId, event.role);
+        const entry = this.entry(call, event.itemId, event.role, event.ts);
         entry.text = event.text.slice(0, MAX_ENTRY_CHARS);
         entry.final = true;
         return;
@@ -136,10 +168,10 @@ export class LiveCallsStore implements OnModuleDestroy {
     }
   }
 
-  private entry(call: LiveCall, itemId: string, role: 'user' | 'assistant'): TranscriptEntry {
+  private entry(call: LiveCall, itemId: string, role: 'user' | 'assistant', at: string): TranscriptEntry {
     let entry = call.byItem.get(itemId);
     if (entry) return entry;
-    entry = { itemId, role, text: '', final: false };
+    entry = { itemId, role, text: '', final: false, at };
     call.transcript.push(entry);
     call.byItem.set(itemId, entry);
     if (call.transcript.length > MAX_TRANSCRIPT_ENTRIES) call.byItem.delete(call.transcript.shift()!.itemId);

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket, { type WebSocketServer } from 'ws';
 import { CallEventBus, type CallEvent } from '../call-gateway/call-events';
 import { OperatorDesk } from '../tools/operator-desk.service';
-import { DashboardAuth } from './dashboard-auth.service';
+import { DashboardAuth } from '../access/dashboard-auth.service';
 import { isCallSid, parseDashboardCommand, type DashboardCommand } from './dashboard-commands';
 import { LiveCallsStore } from './live-calls.store';
 import { OperatorCommandsService, type CommandOutcome } from './operator-commands.service';
@@ -54,12 +54,9 @@ export class LogsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCon
       info: { req: IncomingMessage },
       done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
     ) => {
-      const access = this.auth.check(info.req, true);
-      if (access === 'ok') return done(true);
+      if (this.auth.check(info.req, true)) return done(true);
       // The URL and headers are never logged: they may carry a (wrong) token.
-      const why = access === 'forbidden' ? 'not a direct loopback connection and DASHBOARD_TOKEN is not set' : 'missing or invalid token';
-      this.logger.warn(`refused a dashboard connection from ${info.req.socket.remoteAddress}: ${why}`);
-      if (access === 'forbidden') return done(false, 403, 'Forbidden');
+      this.logger.warn(`refused a dashboard connection from ${info.req.socket.remoteAddress}: missing or invalid token`);
       done(false, 401, 'Unauthorized', { 'WWW-Authenticate': 'Bearer' });
     };
   }

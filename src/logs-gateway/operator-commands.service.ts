@@ -39,9 +39,26 @@ export class OperatorCommandsService {
     };
   }
 
-  /** Saves the configuration for new calls. Throws BadRequestException (400) on unknown tools. */
-  save(dto: SessionConfigUpdateDto): SessionConfigDto {
-    this.sessionConfig.update(this.toSettings(dto));
+  /**
+   * Checks a configuration change against the DTO and the registered tools, and reports every
+   * problem at once (a field error and an unknown tool in the same answer, not one per attempt).
+   */
+  async validate(raw: unknown): Promise<{ ok: true; patch: Partial<AgentSettings> } | { ok: false; errors: string[] }> {
+    const errors = this.unknownTools(raw);
+    let dto: SessionConfigUpdateDto | undefined;
+    try {
+      dto = (await this.validation.transform(raw, { type: 'body', metatype: SessionConfigUpdateDto })) as SessionConfigUpdateDto;
+    } catch (err) {
+      if (!(err instanceof BadRequestException)) throw err;
+      errors.unshift(...validationMessages(err));
+    }
+    if (errors.length > 0 || !dto) return { ok: false, errors };
+    return { ok: true, patch: this.toSettings(dto) };
+  }
+
+  /** Saves a validated change for new calls. */
+  save(patch: Partial<AgentSettings>): SessionConfigDto {
+    this.sessionConfig.update(patch);
     return this.view();
   }
 
@@ -69,15 +86,9 @@ export class OperatorCommandsService {
   }
 
   private async updateConfig(raw: Record<string, unknown>, callSid: string | null): Promise<CommandOutcome> {
-    let patch: Partial<AgentSettings>;
-    try {
-      const dto = (await this.validation.transform(raw, { type: 'body', metatype: SessionConfigUpdateDto })) as SessionConfigUpdateDto;
-      patch = this.toSettings(dto);
-    } catch (err) {
-      if (!(err instanceof BadRequestException)) throw err;
-      const errors = validationMessages(err);
-      return { ok: false, message: `invalid config: ${errors.join('; ')}`, errors };
-    }
+    const checked = await this.validate(raw);
+    if (!checked.ok) return { ok: false, message: `invalid config: ${checked.errors.join('; ')}`, errors: checked.errors };
+    const patch = checked.patch;
     if (callSid === null) {
       this.sessionConfig.update(patch);
       return { ok: true, result: { config: this.view() } };
@@ -95,15 +106,16 @@ export class OperatorCommandsService {
     if (dto.instructions !== undefined) patch.instructions = dto.instructions;
     if (dto.voice !== undefined) patch.voice = dto.voice;
     if (dto.turnDetection !== undefined) patch.turnDetection = this.turnDetection(dto.turnDetection);
-    if (dto.enabledTools !== undefined) {
-      const known = new Set(this.tools.registered().map((t) => t.name));
-      const unknown = dto.enabledTools.filter((name) => !known.has(name));
-      if (unknown.length > 0) {
-        throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: unknown.map((name) => `enabledTools: unknown tool "${name}"`) });
-      }
-      patch.enabledTools = [...new Set(dto.enabledTools)];
-    }
+    if (dto.enabledTools !== undefined) patch.enabledTools = [...new Set(dto.enabledTools)];
     return patch;
+  }
+
+  /** Tool names that are strings but name no registered tool (the DTO checks the shape). */
+  private unknownTools(raw: unknown): string[] {
+    const names = (raw as { enabledTools?: unknown } | null)?.enabledTools;
+    if (!Array.isArray(names)) return [];
+    const known = new Set(this.tools.registered().map((t) => t.name));
+    return names.filter((name): name is string => typeof name === 'string' && !known.has(name)).map((name) => `enabledTools: unknown tool "${name}"`);
   }
 
   private turnDetection(dto: TurnDetectionDto): RealtimeAudioInputTurnDetection {

@@ -1,13 +1,22 @@
-import { Body, Controller, Get, Put, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { DashboardAuthGuard } from './dashboard-auth.guard';
+import { BadRequestException, Body, Controller, Get, Put, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
+import { DashboardAuthGuard } from '../access/dashboard-auth.guard';
+import { JsonBodyGuard } from './json-body.guard';
 import { OperatorCommandsService } from './operator-commands.service';
 import { SessionConfigDto, SessionConfigUpdateDto } from './session-config.dto';
 
 @ApiTags('dashboard')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'DASHBOARD_TOKEN is set and the request does not carry it as a Bearer token' })
-@ApiForbiddenResponse({ description: 'DASHBOARD_TOKEN is not set and the request is not a direct loopback one' })
+@ApiUnauthorizedResponse({ description: 'The request does not carry the dashboard token as a Bearer token' })
 @Controller('session-config')
 @UseGuards(DashboardAuthGuard)
 export class SessionConfigController {
@@ -21,11 +30,17 @@ export class SessionConfigController {
   }
 
   @Put()
-  @UsePipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }))
+  // After the token check: an anonymous client learns nothing, not even which body would be accepted.
+  @UseGuards(JsonBodyGuard)
   @ApiOperation({ summary: 'Change the saved configuration for new calls; fields left out keep their values (live calls are not changed)' })
+  @ApiBody({ type: SessionConfigUpdateDto })
   @ApiOkResponse({ type: SessionConfigDto, description: 'The configuration now saved' })
-  @ApiBadRequestResponse({ description: 'Field errors, e.g. "turnDetection.threshold must not be greater than 1"' })
-  put(@Body() dto: SessionConfigUpdateDto): SessionConfigDto {
-    return this.commands.save(dto);
+  @ApiBadRequestResponse({ description: 'Every problem at once, one message per field, e.g. "turnDetection.threshold must not be greater than 1"' })
+  @ApiUnsupportedMediaTypeResponse({ description: 'The body is not JSON (Content-Type: application/json)' })
+  // The body is validated by the service (DTO and tool names together), so that every error comes in one answer.
+  async put(@Body() body: Record<string, unknown>): Promise<SessionConfigDto> {
+    const checked = await this.commands.validate(body);
+    if (!checked.ok) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: checked.errors });
+    return this.commands.save(checked.patch);
   }
 }

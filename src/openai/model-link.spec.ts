@@ -99,7 +99,11 @@ function setup(options: Partial<ModelLinkOptions> = {}, quiet = () => true) {
     isQuiet: quiet,
     onFault: (err) => calls.faults.push(err),
   };
-  const spec: SessionSpec = { callSid: 'CA1', settings: { instructions: 'x', voice: 'marin', turnDetection: null, enabledTools: null }, tools: [] };
+  const spec: SessionSpec = {
+    callSid: 'CA1',
+    settings: { instructions: 'x', voice: 'marin', turnDetection: { type: 'server_vad' }, enabledTools: null },
+    tools: [],
+  };
   const dial = () => {
     const session = new FakeSession();
     dialed.push(session);

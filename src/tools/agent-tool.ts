@@ -27,8 +27,17 @@ export interface AgentTool<Args = Record<string, unknown>> {
   readonly timeoutMs?: number;
   /** When present and false, the tool is not offered to calls starting now. */
   available?(): boolean;
-  /** Returns any JSON-serialisable value; throwing is fine (the model gets the message as an error). */
+  /**
+   * Returns any JSON-serialisable value. Throwing is fine: a ToolError's message goes to the model;
+   * any other error is logged and the model only learns that the tool failed (an error message may
+   * name internal hosts, ports or paths).
+   */
   run(args: Args, context: ToolContext): Promise<unknown>;
+}
+
+/** A failure the model may be told about as is: its message is written for the model (and the caller), never internal detail. */
+export class ToolError extends Error {
+  override readonly name = 'ToolError';
 }
 
 /** Injection token for the list of tools the registry offers. */

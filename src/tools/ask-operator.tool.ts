@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import type { AgentTool, ToolContext } from './agent-tool';
+import { ToolError, type AgentTool, type ToolContext } from './agent-tool';
 import { OperatorDesk } from './operator-desk.service';
 
 /**
  * Lets the model ask the person watching the dashboard. The tool itself never answers: an operator
- * does, through CallSession.answerFunctionCall (the dashboard's function-call box); until then it
+ * does, through Call.answerFunctionCall (the dashboard's function-call box); until then it
  * waits, up to OPERATOR_ANSWER_TIMEOUT_MS. Offered only to calls that start while someone watches.
  */
 @Injectable()
@@ -35,9 +35,9 @@ export class AskOperatorTool implements AgentTool<{ question: string }> {
 
   run(_args: { question: string }, { signal }: ToolContext): Promise<unknown> {
     // The operator may have left since the call started: say so at once rather than wait.
-    if (!this.desk.isWatched) return Promise.reject(new Error('No operator is watching right now'));
+    if (!this.desk.isWatched) return Promise.reject(new ToolError('No operator is watching right now'));
     return new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(new Error('No operator answered')), { once: true });
+      signal.addEventListener('abort', () => reject(new ToolError('No operator answered')), { once: true });
     });
   }
 }

@@ -1,22 +1,23 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 import { AppConfig } from '../config/app-config';
-import { AGENT_TOOLS, type AgentTool, type ToolContext } from './agent-tool';
+import { AGENT_TOOLS, ToolError, type AgentTool, type ToolContext } from './agent-tool';
 
 export interface ToolResult {
   /** The `function_call_output.output`: a JSON string, encoded once. */
   output: string;
-  /** Set when the tool did not succeed (unknown tool, bad arguments, threw, timed out). */
+  /** Set when the tool did not succeed (unknown tool, bad arguments, threw, timed out): what the model was told, never internal detail. */
   error?: string;
   durationMs: number;
 }
 
-export class ToolTimeoutError extends Error {}
+export class ToolTimeoutError extends ToolError {}
 
 /** Runs the model's function calls. Never throws: every failure becomes a JSON error output for the model. */
 @Injectable()
 export class ToolRegistry {
+  private readonly logger = new Logger(ToolRegistry.name);
   private readonly tools = new Map<string, { tool: AgentTool; validate: ValidateFunction; schema: RealtimeFunctionTool }>();
 
   constructor(
@@ -79,7 +80,11 @@ export class ToolRegistry {
       ]);
       return { output: JSON.stringify(result ?? null), durationMs: Math.round(performance.now() - started) };
     } catch (err) {
-      return fail(err instanceof Error ? err.message : String(err));
+      // The detail (a host, a port, a stack) is for the operator's log; the model gets what it can act on.
+      // A run cut short by the call (hang-up, an operator's answer) is not the tool's failure.
+      if (context.signal?.aborted) this.logger.debug({ err, callSid: context.callSid, tool: name }, `tool ${name} stopped: the call no longer needs it`);
+      else this.logger.warn({ err, callSid: context.callSid, tool: name }, `tool ${name} failed`);
+      return fail(err instanceof ToolError ? err.message : `The ${name} tool failed; try again later or do without it.`);
     } finally {
       clearTimeout(timer);
     }

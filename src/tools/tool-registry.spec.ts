@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadAppConfig } from '../config/app-config';
-import type { AgentTool } from './agent-tool';
+import { ToolError, type AgentTool } from './agent-tool';
 import { ToolRegistry } from './tool-registry.service';
 
 const tool = (name: string, run: AgentTool['run']): AgentTool => ({
@@ -17,7 +17,10 @@ describe('ToolRegistry', () => {
     [
       tool('double', async ({ n }) => ({ result: (n as number) * 2 })),
       tool('boom', async () => {
-        throw new Error('kaboom');
+        throw new Error('connect ECONNREFUSED 10.1.2.3:8443');
+      }),
+      tool('refuse', async () => {
+        throw new ToolError('No such city.');
       }),
       tool('slow', (_args, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve('late')))),
     ],
@@ -25,7 +28,7 @@ describe('ToolRegistry', () => {
   );
 
   it('offers the schemas to the model', () => {
-    expect(registry.schemas().map((s) => s.name)).toEqual(['double', 'boom', 'slow']);
+    expect(registry.schemas().map((s) => s.name)).toEqual(['double', 'boom', 'refuse', 'slow']);
     expect(registry.schemas()[0]).toMatchObject({ type: 'function', parameters: { required: ['n'] } });
   });
 
@@ -40,12 +43,19 @@ describe('ToolRegistry', () => {
     ['double', '{"n":', /not valid JSON/],
     ['double', '{"n":"x"}', /Invalid arguments.*number/],
     ['double', '{}', /Invalid arguments.*required/],
-    ['boom', '{"n":1}', /kaboom/],
+    ['boom', '{"n":1}', /^The boom tool failed; try again later or do without it\.$/],
+    ['refuse', '{"n":1}', /^No such city\.$/],
     ['slow', '{"n":1}', /timed out after 100 ms/],
   ])('turns %s(%s) into a JSON error output', async (name, args, pattern) => {
     const r = await registry.execute(name, args, context);
     expect(r.error).toMatch(pattern);
     expect(JSON.parse(r.output).error).toMatch(pattern);
+  });
+
+  it('never tells the model what an unexpected error says (hosts, ports, paths): that is for the log', async () => {
+    const r = await registry.execute('boom', '{"n":1}', context);
+    expect(r.output).not.toMatch(/10\.1\.2\.3|8443|ECONNREFUSED/);
+    expect(r.error).not.toMatch(/10\.1\.2\.3|8443|ECONNREFUSED/);
   });
 
   it('offers a tool only while it is available, and honours its own timeout', async () => {

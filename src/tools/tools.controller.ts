@@ -1,5 +1,6 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { DetailsGuard } from '../access/dashboard-auth.guard';
 import { ToolRegistry } from './tool-registry.service';
 
 class ToolSchemaDto {
@@ -11,6 +12,9 @@ class ToolSchemaDto {
 
 @ApiTags('tools')
 @Controller('tools')
+@UseGuards(DetailsGuard)
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Production only: the dashboard token is required' })
 export class ToolsController {
   constructor(private readonly registry: ToolRegistry) {}
 

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import type { AgentTool, ToolContext } from './agent-tool';
+import { ToolError, type AgentTool, type ToolContext } from './agent-tool';
 
 interface WeatherArgs {
   latitude: number;
   longitude: number;
 }
+
+const UNAVAILABLE = 'The weather service is unavailable right now.';
 
 /** Current temperature from open-meteo (no API key needed). */
 @Injectable()
@@ -34,12 +36,13 @@ export class WeatherTool implements AgentTool<WeatherArgs> {
       response = await fetch(url, { signal });
     } catch (err) {
       if (signal.aborted) throw err;
-      throw new Error(`Weather service unreachable: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`, { cause: err });
+      // The cause (host, port, DNS error) is logged by the registry; the model hears only what it can tell the caller.
+      throw new ToolError(UNAVAILABLE, { cause: err });
     }
-    if (!response.ok) throw new Error(`Weather service answered HTTP ${response.status}`);
+    if (!response.ok) throw new ToolError(UNAVAILABLE, { cause: new Error(`weather service answered HTTP ${response.status}`) });
     const body = (await response.json()) as { current?: { temperature_2m?: number; wind_speed_10m?: number } };
     const temperature = body.current?.temperature_2m;
-    if (typeof temperature !== 'number') throw new Error('Weather service returned no temperature');
+    if (typeof temperature !== 'number') throw new ToolError('The weather service returned no temperature for this place.');
     return { latitude, longitude, temperature_c: temperature, wind_speed_kmh: body.current?.wind_speed_10m ?? null };
   }
 }

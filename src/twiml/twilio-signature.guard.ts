@@ -2,6 +2,11 @@ import { CanActivate, ExecutionContext, ForbiddenException, Injectable, Logger }
 import type { Request } from 'express';
 import { TwilioSignatureService } from '../call-gateway/twilio-signature.service';
 
+/** The two usual causes, for whoever set the server up (no values: they may be secrets). */
+export const INVALID_SIGNATURE =
+  "Invalid X-Twilio-Signature: TWILIO_AUTH_TOKEN must be the auth token of the Twilio account that owns the number, and the number's " +
+  'webhook must be exactly PUBLIC_URL + /twiml (the signature covers the URL Twilio requested)';
+
 /** 403 unless the request carries a valid X-Twilio-Signature (when TWILIO_AUTH_TOKEN is set). */
 @Injectable()
 export class TwilioSignatureGuard implements CanActivate {
@@ -14,6 +19,6 @@ export class TwilioSignatureGuard implements CanActivate {
     const params = req.method === 'POST' && req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
     if (this.signatures.verifyWebhook(req.header('x-twilio-signature'), req.originalUrl, params)) return true;
     this.logger.warn(`rejected ${req.method} ${req.path} from ${req.ip}: missing or invalid X-Twilio-Signature`);
-    throw new ForbiddenException('Missing or invalid X-Twilio-Signature');
+    throw new ForbiddenException(INVALID_SIGNATURE);
   }
 }

@@ -36,12 +36,16 @@ export class LogsClient {
     });
   }
 
-  /** Opens the socket; rejects with the HTTP status (e.g. "Unexpected server response: 401") if refused. */
+  /**
+   * Opens the socket; rejects with the HTTP status (e.g. "Unexpected server response: 401") if refused.
+   * Signs in with the app's dashboard token unless the options bring their own (header or `token` query).
+   */
   static async connect(app: TestApp, pathOrOptions: string | LogsClientOptions = {}, headers: Record<string, string> = {}): Promise<LogsClient> {
     const opts = typeof pathOrOptions === 'string' ? { path: pathOrOptions, headers } : pathOrOptions;
     const url = new URL(`${app.wsUrl}${opts.path ?? '/ws/logs'}`);
     for (const [name, value] of Object.entries(opts.query ?? {})) url.searchParams.set(name, value);
-    const socket = new WebSocket(url, { headers: opts.headers });
+    const ownCredentials = opts.headers?.authorization !== undefined || opts.query?.token !== undefined;
+    const socket = new WebSocket(url, { headers: ownCredentials ? opts.headers : { authorization: `Bearer ${app.config.dashboardToken}`, ...opts.headers } });
     const client = new LogsClient(socket);
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     socket.on('error', () => undefined);

@@ -43,8 +43,9 @@ export function valueOf(scrape: Scrape, name: string, labels: Record<string, str
   return sample?.value ?? 0;
 }
 
+/** GET /metrics with the token the app requires (METRICS_TOKEN, or the dashboard token), unless `headers` says otherwise. */
 export async function scrape(app: TestApp, headers: Record<string, string> = {}): Promise<Scrape> {
-  const res = await fetch(`${app.httpUrl}/metrics`, { headers });
+  const res = await fetch(`${app.httpUrl}/metrics`, { headers: { authorization: `Bearer ${app.config.metricsToken}`, ...headers } });
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
   return parsePrometheus(await res.text());
 }

@@ -40,6 +40,8 @@ export async function startTestApp(env: Record<string, string> = {}, extraTools:
     PUBLIC_URL: TEST_PUBLIC_URL,
     OPENAI_API_KEY: TEST_API_KEY,
     LOG_LEVEL: process.env.TEST_LOGS ? 'debug' : 'error',
+    // Tests that post unsigned webhooks say so, as a user must; the fixture sets TWILIO_AUTH_TOKEN (and signs) instead.
+    ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true',
     ...env,
   });
   if (opts.logs) {
@@ -132,8 +134,13 @@ export function chunks(audio: Buffer, size: number): Buffer[] {
 }
 
 /** GET a JSON endpoint (typed loosely: tests inspect whatever came back). */
-export async function getJson(url: string): Promise<any> {
-  return (await fetch(url)).json();
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<any> {
+  return (await fetch(url, { headers })).json();
+}
+
+/** The operator's credentials for an app: its dashboard token (DASHBOARD_TOKEN, or the one it generated) as a Bearer header. */
+export function operatorHeaders(app: Pick<TestApp, 'config'>): Record<string, string> {
+  return { authorization: `Bearer ${app.config.dashboardToken}` };
 }
 
 /** The <Parameter>s of a TwiML <Stream>, as Twilio passes them in `start.customParameters`. */
