@@ -228,12 +228,13 @@ describe('the dashboard socket: events', () => {
 
     const talker = await placeCall(app);
     const flooder = await placeCall(app);
-    // The flood: 16 MB of transcript deltas, far more than the kernel's socket buffers plus the
-    // 1 MB bound. Sent in batches the fast dashboard has read, so only the slow one falls behind.
+    // The flood: 16 MB of transcript deltas (each under the 4000 characters an event may carry), far
+    // more than the kernel's socket buffers plus the 1 MB bound. Sent in batches the fast dashboard
+    // has read, so only the slow one falls behind.
     const flood = async () => {
       const itemId = 'item_flood';
-      const padding = 'x'.repeat(16 * 1024);
-      for (let batch = 0; batch < 32; batch++) {
+      const padding = 'x'.repeat(3900);
+      for (let batch = 0; batch < 128; batch++) {
         for (let i = 0; i < 32; i++) {
           flooder.model.send({
             type: 'response.output_audio_transcript.delta',
@@ -271,8 +272,8 @@ describe('the dashboard socket: events', () => {
     const closed = await slow.waitForClose(10_000);
     expect(closed).toEqual({ code: 4008, reason: 'too slow' });
     const got = slow.events.filter((e) => e.type === 'transcript.delta').length;
-    expect(got).toBeLessThan(32 * 32);
-    expect(fast.events.filter((e) => e.type === 'transcript.delta')).toHaveLength(32 * 32);
+    expect(got).toBeLessThan(128 * 32);
+    expect(fast.events.filter((e) => e.type === 'transcript.delta')).toHaveLength(128 * 32);
     // A dropped dashboard can come back and start over from a snapshot.
     const back = await LogsClient.connect(app);
     expect((await back.waitFor('snapshot')).calls).toHaveLength(2);

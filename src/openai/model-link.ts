@@ -330,7 +330,7 @@ export class ModelLink {
     const now = Date.now();
     if (state.kind === 'open') this.losses.push(now);
     while (this.losses.length > 0 && now - this.losses[0] > RECONNECT_WINDOW_MS) this.losses.shift();
-    if (attempt >= this.options.maxAttempts) return this.fail(describeFailure(failure), `gave up after ${attempt} attempts`);
+    if (attempt >= this.options.maxAttempts) return this.fail(describeFailure(failure), `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`);
     if (this.losses.length > MAX_LOSSES_PER_WINDOW) {
       return this.fail(describeFailure(failure), `lost ${this.losses.length} times in ${RECONNECT_WINDOW_MS / 60_000} minutes`);
     }
