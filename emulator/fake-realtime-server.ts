@@ -292,6 +292,7 @@ export class FakeRealtimeConnection {
   private closeInfo: { code: number; reason: string } | null = null;
   private appends = 0;
   private readonly observers = new Set<(event: RealtimeClientEvent) => void>();
+  private readonly preHandlers = new Set<(event: RealtimeClientEvent) => void>();
 
   constructor(
     private readonly ws: WebSocket,
@@ -356,6 +357,13 @@ export class FakeRealtimeConnection {
 
   appendCount(): number {
     return this.appends;
+  }
+
+  /** Calls `listener` with each client event just before the fake handles it: to stage races
+   * (e.g. the service's own response starting just as a client's response.create arrives). */
+  beforeHandling(listener: (event: RealtimeClientEvent) => void): () => void {
+    this.preHandlers.add(listener);
+    return () => this.preHandlers.delete(listener);
   }
 
   /** Calls `listener` with every accepted client event, after the fake has handled it (so its
@@ -579,6 +587,7 @@ export class FakeRealtimeConnection {
     const clientEvent = event as unknown as RealtimeClientEvent;
     if (clientEvent.type === 'input_audio_buffer.append') this.appends++;
     if (this.recordAudio || clientEvent.type !== 'input_audio_buffer.append') this.log.push(clientEvent);
+    for (const handler of this.preHandlers) handler(clientEvent);
     this.handle(clientEvent);
     for (const observer of this.observers) observer(clientEvent);
   }

@@ -44,6 +44,8 @@ const FRAME_BYTES = 20 * MULAW_BYTES_PER_MS;
 export class Call implements LiveCall {
   private readonly logger = new CallLogger('Call', this);
   private lifecycle: CallState = 'awaiting-start';
+  /** The call was live at some point: its end is published. */
+  private wentLive = false;
   callSid = '';
   streamSid = '';
   startedAt = Date.now();
@@ -105,9 +107,10 @@ export class Call implements LiveCall {
     const previous = this.lifecycle;
     this.lifecycle = next;
     if (next === 'live') {
+      this.wentLive = true;
       this.deps.events.publish(this.callSid, this.startedEvent());
       this.logger.log(`call started (stream ${this.streamSid})`);
-    } else if (next === 'ended' && previous === 'ending' && this.endReason !== null && this.startedPerf > 0) {
+    } else if (next === 'ended' && previous === 'ending' && this.wentLive && this.endReason !== null) {
       const durationMs = Date.now() - this.startedAt;
       this.deps.events.publish(this.callSid, {
         type: 'call.ended',

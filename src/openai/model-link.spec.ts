@@ -1,70 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CallEventBody } from '../call-gateway/call-events';
-import type { ModelFailure } from './model-failure';
 import { MAX_LOSSES_PER_WINDOW, ModelLink, type ModelLinkListener, type ModelLinkOptions, ROLLOVER_PAUSE_MS, STABLE_MS } from './model-link';
-import type { ContextItem, ResponseRequest, SessionSpec, VoiceSession, VoiceSessionListener } from './voice-engine';
-
-/** The far side of the seam: a voice session the test drives (the network peer, not our code). */
-class FakeSession implements VoiceSession {
-  readonly engine = 'realtime' as const;
-  readonly model = 'gpt-realtime-2.1';
-  readonly dialedAt = performance.now();
-  readonly connectMs = 5;
-  ready = false;
-  closed = false;
-  bufferedAmount = 0;
-  answersPings = true;
-  listener: VoiceSessionListener | null = null;
-  readonly sent: (['audio', string] | ['context', ContextItem[]] | ['request', ResponseRequest] | ['tool', string])[] = [];
-  closedByUs = false;
-
-  attach(listener: VoiceSessionListener): void {
-    this.listener = listener;
-  }
-  /** The service confirmed the configuration. */
-  confirm(): void {
-    this.ready = true;
-    this.listener?.onReady();
-  }
-  /** The connection went away (or was refused). */
-  lose(failure: Partial<ModelFailure> = {}): void {
-    this.closed = true;
-    const listener = this.listener;
-    this.listener = null;
-    listener?.onClosed({ code: 1006, reason: 'dropped', opened: true, ...failure });
-  }
-  appendAudio(base64: string): void {
-    this.sent.push(['audio', base64]);
-  }
-  requestResponse(request: ResponseRequest): void {
-    this.sent.push(['request', request]);
-  }
-  truncate(): void {}
-  sendToolResult(callId: string): void {
-    this.sent.push(['tool', callId]);
-  }
-  addContext(items: readonly ContextItem[]): void {
-    this.sent.push(['context', [...items]]);
-  }
-  reconfigure(): string | null {
-    return null;
-  }
-  private awaitingPong = false;
-  /** As a real socket: false when the previous ping was never answered. */
-  heartbeat(): boolean {
-    if (this.awaitingPong) return false;
-    this.awaitingPong = !this.answersPings;
-    return true;
-  }
-  abandon(reason: string): void {
-    this.lose({ code: 1006, reason });
-  }
-  close(): void {
-    this.closed = true;
-    this.closedByUs = true;
-    this.listener = null;
-  }
-}
+import { FakeSession } from '../../test/support/fake-voice-session';
+import type { ContextItem, SessionSpec } from './voice-engine';
 
 const OPTIONS: ModelLinkOptions = {
   maxAttempts: 6,
