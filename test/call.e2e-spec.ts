@@ -55,6 +55,19 @@ describe('a call', () => {
     await call.waitForClose();
   });
 
+  it('sends reasoning effort and parallel_tool_calls only when configured, and the service accepts them', async ({ startApp, placeCall }) => {
+    const plain = await placeCall(await startApp());
+    const session = (m: typeof plain.model) => (m.received.find((e) => e.type === 'session.update') as { session: Record<string, unknown> }).session;
+    expect(session(plain.model)).not.toHaveProperty('reasoning');
+    expect(session(plain.model)).not.toHaveProperty('parallel_tool_calls');
+    plain.call.sendStop();
+    const tuned = await placeCall(await startApp({ OPENAI_REASONING_EFFORT: 'low', OPENAI_PARALLEL_TOOL_CALLS: 'false' }));
+    expect(session(tuned.model)).toMatchObject({ model: 'gpt-realtime-2.1', reasoning: { effort: 'low' }, parallel_tool_calls: false });
+    expect(tuned.model.errors).toEqual([]);
+    expect(tuned.model.session).toMatchObject({ reasoning: { effort: 'low' }, parallel_tool_calls: false });
+    tuned.call.sendStop();
+  });
+
   it('lets the AI speak first when AGENT_GREETING is set', async ({ startApp, placeCall }) => {
     const app = await startApp({ AGENT_GREETING: 'Greet the caller and offer help.' });
     const { call, model } = await placeCall(app);
