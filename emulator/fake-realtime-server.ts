@@ -57,9 +57,11 @@ export interface FakeRealtimeServerOptions {
 
 export interface AudioResponseOptions {
   /** Audio in the session's output format, one `response.output_audio.delta` per chunk. */
-  chunks: Buffer[];
+  chunks?: Buffer[];
   /** Spread over the chunks as transcript deltas. */
   transcript?: string;
+  /** Several audio items in one response, in order (instead of `chunks`/`transcript`). */
+  items?: { chunks: Buffer[]; transcript?: string }[];
   /** Delay between chunks; 0 sends everything at once. */
   paceMs?: number;
   /** Deltas still sent after a cancellation (by speech_started or response.cancel): the real
@@ -139,7 +141,8 @@ export class FakeRealtimeServer {
   static async start(opts: FakeRealtimeServerOptions = {}): Promise<FakeRealtimeServer> {
     // Plain HTTP requests get 426: the endpoint only speaks WebSocket.
     const http = createServer((_req, res) => res.writeHead(426).end());
-    const wss = new WebSocketServer({ noServer: true });
+    // Pings are answered by each connection itself, so a test can make one stop answering (freeze).
+    const wss = new WebSocketServer({ noServer: true, autoPong: false });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(0, '127.0.0.1', () => resolve());
@@ -253,6 +256,8 @@ interface ItemRecord {
   bytesPerMs: number;
   /** Set by a truncation: the item's audio is this long from then on. */
   truncatedMs: number | null;
+  /** The assistant item's full transcript as generated (before any truncation). */
+  transcript?: string;
 }
 
 interface ActiveResponse {
@@ -287,6 +292,7 @@ export class FakeRealtimeConnection {
   private closeInfo: { code: number; reason: string } | null = null;
   private appends = 0;
   private readonly observers = new Set<(event: RealtimeClientEvent) => void>();
+  private readonly preHandlers = new Set<(event: RealtimeClientEvent) => void>();
 
   constructor(
     private readonly ws: WebSocket,
@@ -307,11 +313,31 @@ export class FakeRealtimeConnection {
     });
     // Resets from the client surface as 'error' then 'close'; the close is what tests observe.
     ws.on('error', () => undefined);
+    ws.on('ping', (data) => {
+      this.pings++;
+      if (!this.frozen) ws.pong(data);
+    });
     this.emit({ type: 'session.created', session: this.session });
   }
 
   get closed(): boolean {
     return this.closeInfo !== null;
+  }
+
+  /** Pings received from the client (answered with a pong unless frozen). */
+  pings = 0;
+  private frozen = false;
+
+  /**
+   * The network path dies silently (a half-open TCP connection): from now on nothing arrives from
+   * the client and nothing goes back — no events, no pongs, no close.
+   */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
   }
 
   /** A response is in progress (a new response.create would be rejected). */
@@ -331,6 +357,13 @@ export class FakeRealtimeConnection {
 
   appendCount(): number {
     return this.appends;
+  }
+
+  /** Calls `listener` with each client event just before the fake handles it: to stage races
+   * (e.g. the service's own response starting just as a client's response.create arrives). */
+  beforeHandling(listener: (event: RealtimeClientEvent) => void): () => void {
+    this.preHandlers.add(listener);
+    return () => this.preHandlers.delete(listener);
   }
 
   /** Calls `listener` with every accepted client event, after the fake has handled it (so its
@@ -374,7 +407,7 @@ export class FakeRealtimeConnection {
 
   /** Sends anything as-is (no event_id added): for malformed or unusual server events. */
   send(event: RealtimeServerEvent | Record<string, unknown>): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(event));
+    if (this.ws.readyState === WebSocket.OPEN && !this.frozen) this.ws.send(JSON.stringify(event));
   }
 
   /** `input_audio_buffer.speech_started`; with `interrupt_response` (the default) it also
@@ -409,72 +442,80 @@ export class FakeRealtimeConnection {
     });
   }
 
-  /** One assistant audio message, streamed chunk by chunk; stops early when cancelled. */
-  async audioResponse(opts: AudioResponseOptions): Promise<{ responseId: string; itemId: string }> {
+  /**
+   * One response of assistant audio, streamed chunk by chunk; stops early when cancelled. With
+   * `items`, the response holds several audio items one after the other, as gpt-realtime-2 does
+   * with a spoken preamble ("let me check") and then the answer.
+   */
+  async audioResponse(opts: AudioResponseOptions): Promise<{ responseId: string; itemId: string; itemIds: string[] }> {
     if (this.active) throw new Error(`fake: response ${this.active.id} is still in progress`);
     const run: ActiveResponse = { id: realtimeId('resp'), cancelReason: null, wake: null };
     this.active = run;
-    const itemId = realtimeId('item');
-    const format = this.session.audio.output.format;
-    const record = this.addItem(itemId, { id: itemId, type: 'message', object: 'realtime.item', status: 'in_progress', role: 'assistant', content: [] });
-    record.bytesPerMs = bytesPerMs(format);
-    const base = { response_id: run.id, item_id: itemId, output_index: 0, content_index: 0 };
-
     this.emit({ type: 'response.created', response: this.responseObject(run.id, 'in_progress', []) });
-    this.emit({ type: 'response.output_item.added', response_id: run.id, output_index: 0, item: record.item });
-    this.emit({ type: 'conversation.item.added', item: record.item, previous_item_id: this.previousOf(itemId) });
-    this.emit({ type: 'response.content_part.added', ...base, part: { type: 'audio', transcript: '' } });
-
-    const pieces = splitText(opts.transcript ?? '', opts.chunks.length);
-    let transcript = '';
+    const parts = opts.items ?? [{ chunks: opts.chunks ?? [], transcript: opts.transcript }];
     let late = opts.lateDeltas ?? 0;
     const paceMs = opts.paceMs ?? 0;
     const prebuffer = Math.max(1, opts.prebufferChunks ?? 1);
     // Chunks follow a fixed schedule from the start, so late timers do not add up to drift.
     const startedAt = performance.now();
-    for (let i = 0; i < opts.chunks.length; i++) {
-      if (i >= prebuffer && paceMs > 0 && !run.cancelReason) {
-        const wait = startedAt + (i - prebuffer + 1) * paceMs - performance.now();
-        if (wait > 0) await pause(run, wait);
+    let sent = 0;
+    const output: RealtimeConversationItemAssistantMessage[] = [];
+    for (const [outputIndex, part] of parts.entries()) {
+      if (this.closed || (run.cancelReason && late === 0)) break;
+      const itemId = realtimeId('item');
+      const record = this.addItem(itemId, { id: itemId, type: 'message', object: 'realtime.item', status: 'in_progress', role: 'assistant', content: [] });
+      record.bytesPerMs = bytesPerMs(this.session.audio.output.format);
+      const base = { response_id: run.id, item_id: itemId, output_index: outputIndex, content_index: 0 };
+      this.emit({ type: 'response.output_item.added', response_id: run.id, output_index: outputIndex, item: record.item });
+      this.emit({ type: 'conversation.item.added', item: record.item, previous_item_id: this.previousOf(itemId) });
+      this.emit({ type: 'response.content_part.added', ...base, part: { type: 'audio', transcript: '' } });
+      const pieces = splitText(part.transcript ?? '', part.chunks.length);
+      let transcript = '';
+      for (let i = 0; i < part.chunks.length; i++, sent++) {
+        if (sent >= prebuffer && paceMs > 0 && !run.cancelReason) {
+          const wait = startedAt + (sent - prebuffer + 1) * paceMs - performance.now();
+          if (wait > 0) await pause(run, wait);
+        }
+        if (this.closed) break;
+        if (run.cancelReason) {
+          if (late === 0) break;
+          late -= 1;
+        }
+        if (pieces[i]) {
+          transcript += pieces[i];
+          this.emit({ type: 'response.output_audio_transcript.delta', ...base, delta: pieces[i] });
+        }
+        const chunk = part.chunks[i];
+        record.audioBytes += chunk.length;
+        this.assistantAudioProduced = true;
+        this.emit({ type: 'response.output_audio.delta', ...base, delta: chunk.toString('base64') });
+        opts.onChunkSent?.(sent, performance.now());
       }
-      if (this.closed) break;
-      if (run.cancelReason) {
-        if (late === 0) break;
-        late -= 1;
-      }
-      if (pieces[i]) {
-        transcript += pieces[i];
-        this.emit({ type: 'response.output_audio_transcript.delta', ...base, delta: pieces[i] });
-      }
-      const chunk = opts.chunks[i];
-      record.audioBytes += chunk.length;
-      this.assistantAudioProduced = true;
-      this.emit({ type: 'response.output_audio.delta', ...base, delta: chunk.toString('base64') });
-      opts.onChunkSent?.(i, performance.now());
+      // A cancelled response still closes its item and content part; the item is 'incomplete'.
+      const done: RealtimeConversationItemAssistantMessage = {
+        id: itemId,
+        type: 'message',
+        object: 'realtime.item',
+        status: run.cancelReason ? 'incomplete' : 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_audio', transcript }],
+      };
+      record.item = done;
+      record.transcript = transcript;
+      // A truncation that came while the item was streaming has already deleted the unheard text.
+      if (record.truncatedMs !== null) this.cutTranscript(record);
+      this.emit({ type: 'response.output_audio.done', ...base });
+      this.emit({ type: 'response.output_audio_transcript.done', ...base, transcript });
+      this.emit({ type: 'response.content_part.done', ...base, part: { type: 'audio', transcript } });
+      this.emit({ type: 'response.output_item.done', response_id: run.id, output_index: outputIndex, item: done });
+      this.emit({ type: 'conversation.item.done', item: done, previous_item_id: this.previousOf(itemId) });
+      output.push(done);
     }
-
-    // A cancelled response still closes its item and content part; the item is 'incomplete'.
     const cancelled = run.cancelReason !== null;
-    const done: RealtimeConversationItemAssistantMessage = {
-      id: itemId,
-      type: 'message',
-      object: 'realtime.item',
-      status: cancelled ? 'incomplete' : 'completed',
-      role: 'assistant',
-      content: [{ type: 'output_audio', transcript }],
-    };
-    record.item = done;
-    this.emit({ type: 'response.output_audio.done', ...base });
-    this.emit({ type: 'response.output_audio_transcript.done', ...base, transcript });
-    this.emit({ type: 'response.content_part.done', ...base, part: { type: 'audio', transcript } });
-    this.emit({ type: 'response.output_item.done', response_id: run.id, output_index: 0, item: done });
-    this.emit({ type: 'conversation.item.done', item: done, previous_item_id: this.previousOf(itemId) });
     this.active = null;
-    this.emit({
-      type: 'response.done',
-      response: this.responseObject(run.id, cancelled ? 'cancelled' : 'completed', [done], run.cancelReason),
-    });
-    return { responseId: run.id, itemId };
+    this.emit({ type: 'response.done', response: this.responseObject(run.id, cancelled ? 'cancelled' : 'completed', output, run.cancelReason) });
+    const itemIds = output.map((item) => item.id!);
+    return { responseId: run.id, itemId: itemIds[0], itemIds };
   }
 
   /** One response holding function calls, sent at once. */
@@ -528,6 +569,7 @@ export class FakeRealtimeConnection {
   // ---- protocol handling ----
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.frozen) return;
     let event: unknown;
     try {
       event = isBinary ? undefined : JSON.parse(data.toString());
@@ -545,6 +587,7 @@ export class FakeRealtimeConnection {
     const clientEvent = event as unknown as RealtimeClientEvent;
     if (clientEvent.type === 'input_audio_buffer.append') this.appends++;
     if (this.recordAudio || clientEvent.type !== 'input_audio_buffer.append') this.log.push(clientEvent);
+    for (const handler of this.preHandlers) handler(clientEvent);
     this.handle(clientEvent);
     for (const observer of this.observers) observer(clientEvent);
   }
@@ -804,11 +847,23 @@ export class FakeRealtimeConnection {
       });
     }
     record.truncatedMs = endMs;
+    // The service deletes the transcript of the audio the user did not hear.
+    if (record.transcript !== undefined) this.cutTranscript(record);
     this.truncations.push({ itemId: event.item_id, audioEndMs: endMs });
     this.emit({ type: 'conversation.item.truncated', item_id: event.item_id, content_index: 0, audio_end_ms: endMs });
   }
 
   // ---- helpers ----
+
+  // Keeps the share of the transcript that the kept audio spoke (text and audio advance together).
+  private cutTranscript(record: ItemRecord): void {
+    const totalMs = record.audioBytes / record.bytesPerMs;
+    const text = record.transcript ?? '';
+    const keep = totalMs > 0 ? Math.floor((text.length * Math.min(record.truncatedMs ?? totalMs, totalMs)) / totalMs) : 0;
+    const space = text.lastIndexOf(' ', keep);
+    const cut = keep >= text.length ? text : text.slice(0, space > 0 ? space : keep);
+    record.item = { ...(record.item as RealtimeConversationItemAssistantMessage), content: [{ type: 'output_audio', transcript: cut }] };
+  }
 
   private commitUserItem(itemId: string): void {
     const previous = this.order.at(-1) ?? null;
@@ -905,7 +960,7 @@ export class FakeRealtimeConnection {
   }
 
   private emit(body: ServerEventBody): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.readyState !== WebSocket.OPEN || this.frozen) return;
     this.ws.send(JSON.stringify({ event_id: realtimeId('event'), ...body }));
   }
 }

@@ -224,7 +224,7 @@ async function main(): Promise<void> {
             lastAudioEndsAt = at + (phone?.playbackRemainingMs() ?? 0);
           } else if (m.event === 'mark') {
             // Marks are named item:cumulative-ms: the first one of an item says where it began.
-            const [item, sent] = String(m.mark.name).split(':');
+            const [, item, sent] = String(m.mark.name).split(':');
             if (!itemStartBytes.has(item)) itemStartBytes.set(item, receivedBytes - Number(sent) * 8);
           } else if (m.event === 'clear' && !clearAt) clearAt = at;
         },

@@ -1,7 +1,7 @@
 import { describe, vi } from 'vitest';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { expect, it } from './support/fixture';
-import { chunks, getJson, postTwiml, streamHeaders, testAudio } from './support/test-app';
+import { chunks, getJson, markOf, postTwiml, streamHeaders, testAudio } from './support/test-app';
 
 describe('a call', () => {
   it('configures the model with GA session.update and relays audio both ways, in order, with marks', async ({ startApp, placeCall }) => {
@@ -13,7 +13,7 @@ describe('a call', () => {
       type: 'session.update',
       session: {
         type: 'realtime',
-        model: 'gpt-realtime',
+        model: 'gpt-realtime-2.1',
         output_modalities: ['audio'],
         instructions: 'Be a test agent.',
         audio: {
@@ -41,10 +41,10 @@ describe('a call', () => {
     // Model → caller: every chunk, in order, each followed by a mark named with the item's cumulative ms.
     const answer = chunks(testAudio(4800, 2), 960); // 5 chunks of 120 ms
     const { itemId } = await model.audioResponse({ chunks: answer, transcript: 'Hello from the model' });
-    await call.waitFor('mark', (m) => m.mark.name === `${itemId}:600`);
+    await call.waitFor('mark', (m) => markOf(m) === `${itemId}:600`);
     expect(call.receivedAudio().equals(Buffer.concat(answer))).toBe(true);
     const outbound = call.received.filter((m) => m.event === 'media' || m.event === 'mark');
-    expect(outbound.map((m) => (m.event === 'mark' ? m.mark.name : 'media'))).toEqual([120, 240, 360, 480, 600].flatMap((ms) => ['media', `${itemId}:${ms}`]));
+    expect(outbound.map((m) => (m.event === 'mark' ? markOf(m) : 'media'))).toEqual([120, 240, 360, 480, 600].flatMap((ms) => ['media', `${itemId}:${ms}`]));
     expect(outbound.every((m) => m.streamSid === call.streamSid)).toBe(true);
     expect(call.protocolErrors).toEqual([]);
 
@@ -53,6 +53,19 @@ describe('a call', () => {
     const closed = await model.waitForClose();
     expect(closed.code).toBe(1000);
     await call.waitForClose();
+  });
+
+  it('sends reasoning effort and parallel_tool_calls only when configured, and the service accepts them', async ({ startApp, placeCall }) => {
+    const plain = await placeCall(await startApp());
+    const session = (m: typeof plain.model) => (m.received.find((e) => e.type === 'session.update') as unknown as { session: Record<string, unknown> }).session;
+    expect(session(plain.model)).not.toHaveProperty('reasoning');
+    expect(session(plain.model)).not.toHaveProperty('parallel_tool_calls');
+    plain.call.sendStop();
+    const tuned = await placeCall(await startApp({ OPENAI_REASONING_EFFORT: 'low', OPENAI_PARALLEL_TOOL_CALLS: 'false' }));
+    expect(session(tuned.model)).toMatchObject({ model: 'gpt-realtime-2.1', reasoning: { effort: 'low' }, parallel_tool_calls: false });
+    expect(tuned.model.errors).toEqual([]);
+    expect(tuned.model.session).toMatchObject({ reasoning: { effort: 'low' }, parallel_tool_calls: false });
+    tuned.call.sendStop();
   });
 
   it('lets the AI speak first when AGENT_GREETING is set', async ({ startApp, placeCall }) => {
@@ -65,7 +78,7 @@ describe('a call', () => {
     expect(order.indexOf('session.update')).toBeLessThan(order.indexOf('response.create'));
     const greeting = chunks(testAudio(3200, 3), 800);
     const { itemId } = await model.audioResponse({ chunks: greeting, transcript: 'Hi! How can I help?' });
-    await call.waitFor('mark', (m) => m.mark.name === `${itemId}:400`);
+    await call.waitFor('mark', (m) => markOf(m) === `${itemId}:400`);
     expect(call.receivedAudio().equals(Buffer.concat(greeting))).toBe(true);
     call.sendStop();
   });
@@ -112,7 +125,7 @@ describe('a call', () => {
     const app = await startApp();
     const { call, model } = await placeCall(app);
     const { itemId } = await model.audioResponse({ chunks: [testAudio(800, 5)] }); // 100 ms
-    await vi.waitFor(() => expect(call.echoedMarks.map((m) => m.name)).toContain(`${itemId}:100`), { timeout: 2000, interval: 5 });
+    await vi.waitFor(() => expect(call.echoedMarks.map((m) => markOf({ mark: m }))).toContain(`${itemId}:100`), { timeout: 2000, interval: 5 });
     model.speechStarted();
     call.sendDtmf('9');
     await model.waitFor('conversation.item.create');

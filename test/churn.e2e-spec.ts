@@ -6,7 +6,7 @@ import { CallRegistry } from '../src/call-gateway/call-registry.service';
 import { CallEventBus } from '../src/call-gateway/call-events';
 import { type CallFixtures, expect, it } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { testAudio, type TestApp } from './support/test-app';
+import { markOf, type TestApp, testAudio } from './support/test-app';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -44,7 +44,7 @@ describe('churn', () => {
     call.sendMedia(testAudio(160, n));
     await model.waitForAppendedBytes(160);
     const { itemId } = await model.audioResponse({ chunks: [testAudio(160, n + 1)] });
-    await call.waitFor('mark', (m) => m.mark.name === `${itemId}:20`);
+    await call.waitFor('mark', (m) => markOf(m) === `${itemId}:20`);
     switch (ending) {
       case 'caller-stop':
         call.sendStop();

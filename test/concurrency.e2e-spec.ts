@@ -3,7 +3,7 @@ import { newCallSid } from '../emulator/phone';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { expect, it } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { chunks, getJson, postTwiml, streamHeaders, testAudio, twimlParameters } from './support/test-app';
+import { chunks, getJson, markOf, postTwiml, streamHeaders, testAudio, twimlParameters } from './support/test-app';
 
 describe('many calls at once', () => {
   it('keeps three concurrent calls apart: audio and events never cross', async ({ startApp, placeCall }) => {
@@ -27,7 +27,7 @@ describe('many calls at once', () => {
     for (const [i, { call, model }] of calls.entries()) {
       await model.waitForAppendedBytes(spoken[i].length);
       expect(model.appendedAudio().equals(spoken[i])).toBe(true);
-      await call.waitFor('mark', (m) => m.mark.name === `${itemIds[i]}:300`);
+      await call.waitFor('mark', (m) => markOf(m) === `${itemIds[i]}:300`);
       expect(call.receivedAudio().equals(Buffer.concat(answers[i]))).toBe(true);
       expect(call.received.filter((m) => m.event === 'media').every((m) => m.streamSid === call.streamSid)).toBe(true);
       expect(call.protocolErrors).toEqual([]);
@@ -92,7 +92,7 @@ describe('bad input on /ws/call', () => {
     await good.model.waitForAppendedBytes(1600);
     expect(good.model.appendedAudio().equals(audio)).toBe(true);
     const { itemId } = await good.model.audioResponse({ chunks: [testAudio(800, 4)] });
-    await good.call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
+    await good.call.waitFor('mark', (m) => markOf(m) === `${itemId}:100`);
     expect((await fetch(`${app.httpUrl}/health`)).status).toBe(200);
     good.call.sendStop();
   });

@@ -1,16 +1,17 @@
-import { describe } from 'vitest';
+import { describe, vi } from 'vitest';
+import { OperatorDesk } from '../src/tools/operator-desk.service';
 import { expect, test } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { getJson, operatorHeaders, postTwiml, testAudio, type TestApp } from './support/test-app';
+import { getJson, markOf, operatorHeaders, postTwiml, testAudio, type TestApp } from './support/test-app';
 
 type SessionUpdate = { type: 'session.update'; session: Record<string, any> };
 
 /** The app with a dashboard connected (which also makes ask_operator available). */
-const it = test.extend<{ start: () => Promise<{ app: TestApp; logs: LogsClient }> }>({
+const it = test.extend<{ start: (env?: Record<string, string>) => Promise<{ app: TestApp; logs: LogsClient }> }>({
   start: async ({ startApp }, use) => {
     const clients: LogsClient[] = [];
-    await use(async () => {
-      const app = await startApp();
+    await use(async (env) => {
+      const app = await startApp(env);
       const logs = await LogsClient.connect(app);
       clients.push(logs);
       await logs.waitFor('snapshot');
@@ -80,7 +81,7 @@ describe('the dashboard socket: commands', () => {
 
     // After the assistant has spoken, a new voice is refused here, before OpenAI would refuse it.
     const { itemId } = await a.model.audioResponse({ chunks: [testAudio(800, 1)] });
-    await a.call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
+    await a.call.waitFor('mark', (m) => markOf(m) === `${itemId}:100`);
     const sent = a.model.received.filter((e) => e.type === 'session.update').length;
     const refused = await logs.command({ type: 'config.update', callSid: a.callSid, config: { voice: 'verse' } });
     expect(refused).toMatchObject({
@@ -144,15 +145,28 @@ describe('the dashboard socket: commands', () => {
     call.sendStop();
   });
 
-  it('ask_operator is not offered without a dashboard, and fails fast if the operator has left', async ({ startApp, placeCall }) => {
+  it('ask_operator is not offered without a dashboard, and fails fast if the operator has left', async ({ start, startApp, placeCall }) => {
     const app = await startApp({ OPERATOR_ANSWER_TIMEOUT_MS: '60000' });
     const { call, model } = await placeCall(app);
     const offered = (model.received.find((e) => e.type === 'session.update') as SessionUpdate).session.tools.map((t: { name: string }) => t.name);
     expect(offered).toEqual(['get_weather_from_coords', 'end_call']);
+    // Not offered to this call, so it does not run, even if the model asks for it.
     const { callIds } = model.functionCallResponse([{ name: 'ask_operator', arguments: '{"question":"Anyone there?"}' }]);
     const output = await model.waitFor('conversation.item.create', (e) => e.item.type === 'function_call_output', 2000);
-    expect(output.item).toMatchObject({ call_id: callIds[0], output: '{"error":"No operator is watching right now"}' });
+    expect(output.item).toMatchObject({ call_id: callIds[0], output: '{"error":"Tool \\"ask_operator\\" is not available in this call"}' });
     call.sendStop();
+
+    // Offered while someone watched; the operator leaves; the model asks: it fails at once, not after 60 s.
+    const watched = await start({ OPERATOR_ANSWER_TIMEOUT_MS: '60000' });
+    const second = await placeCall(watched.app);
+    const tools = (second.model.received.find((e) => e.type === 'session.update') as SessionUpdate).session.tools.map((t: { name: string }) => t.name);
+    expect(tools).toContain('ask_operator');
+    watched.logs.close();
+    await vi.waitFor(() => expect(watched.app.app.get(OperatorDesk).isWatched).toBe(false));
+    const asked = second.model.functionCallResponse([{ name: 'ask_operator', arguments: '{"question":"Anyone there?"}' }]);
+    const answer = await second.model.waitFor('conversation.item.create', (e) => e.item.type === 'function_call_output', 2000);
+    expect(answer.item).toMatchObject({ call_id: asked.callIds[0], output: '{"error":"No operator is watching right now"}' });
+    second.call.sendStop();
   });
 
   it('call.hangup ends the call cleanly (reason operator), and Twilio is told to hang up', async ({ start, placeCall }) => {

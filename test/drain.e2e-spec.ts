@@ -2,7 +2,7 @@ import { describe } from 'vitest';
 import { newCallSid } from '../emulator/phone';
 import { expect, test as base } from './support/fixture';
 import { eventually, startServerProcess, type ServerProcess } from './support/server-process';
-import { postTwiml, TEST_API_KEY, TEST_AUTH_TOKEN, TEST_PUBLIC_URL, testAudio } from './support/test-app';
+import { markOf, postTwiml, TEST_API_KEY, TEST_AUTH_TOKEN, TEST_PUBLIC_URL, testAudio } from './support/test-app';
 
 /** The production server as a child process, pointed at the `realtime` emulator and killed after the test. */
 const it = base.extend<{ startServer: (env?: Record<string, string>) => Promise<ServerProcess> }>({
@@ -40,7 +40,7 @@ describe('graceful shutdown', () => {
     await call.sendAudio(audio, { paced: false });
     await model.waitForAppendedBytes(audio.length);
     const { itemId } = await model.audioResponse({ chunks: [testAudio(800, 2)] });
-    await call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
+    await call.waitFor('mark', (m) => markOf(m) === `${itemId}:100`);
     expect(server.child.exitCode).toBeNull();
 
     call.sendStop();

@@ -3,7 +3,7 @@ import type { FakeRealtimeConnection, FakeRealtimeServer, FakeRealtimeServerOpti
 import type { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { expect, test, type PlacedCall } from './support/fixture';
 import { LogsClient } from './support/logs-client';
-import { chunks, getJson, postTwiml, testAudio, type TestApp } from './support/test-app';
+import { chunks, getJson, markOf, postTwiml, type TestApp, testAudio } from './support/test-app';
 
 /** One conversational turn: the caller speaks (transcribed), the model answers with audio that plays out. */
 async function turn(call: TwilioCallSimulator, model: FakeRealtimeConnection, userText: string, answerText: string, seed: number) {
@@ -13,7 +13,8 @@ async function turn(call: TwilioCallSimulator, model: FakeRealtimeConnection, us
   model.userTranscript(userItem, userText);
   const answer = [testAudio(800, seed + 1)];
   const { itemId } = await model.audioResponse({ chunks: answer, transcript: answerText });
-  await call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
+  // Played out: Twilio echoed the last mark.
+  await vi.waitFor(() => expect(call.echoedMarks.map((m) => markOf({ mark: m }))).toContain(`${itemId}:100`), { timeout: 2000, interval: 5 });
   return itemId;
 }
 
@@ -76,21 +77,36 @@ describe('model connection faults', () => {
     await next.waitForClose();
   });
 
-  it('clears the half-played answer when the model drops during a response, and forgets that response', async ({ start }) => {
+  it('keeps playing an answer cut short by a model drop, replays what was said, and asks the model to go on', async ({ start }) => {
     const { call, model, fake } = await start();
-    const answer = model.audioResponse({ chunks: chunks(testAudio(16000, 40), 800), paceMs: 20 });
-    await vi.waitFor(() => expect(call.playedMs()).toBeGreaterThan(100), { timeout: 3000, interval: 5 });
+    const text = 'One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty.';
+    const audio = chunks(testAudio(16000, 40), 800); // 2 s of audio in real time
+    const answer = model.audioResponse({ chunks: audio, transcript: text, paceMs: 100 });
+    await vi.waitFor(() => expect(call.playedMs()).toBeGreaterThan(500), { timeout: 3000, interval: 5 });
     model.drop();
-    await call.waitFor('clear');
     await answer;
+    const sent = call.receivedAudio();
+    expect(sent.length).toBeLessThan(16000);
     const next = await fake.waitForConnection(1);
-    await next.waitFor('session.update');
-    call.sendDtmf('1'); // a sync point on the new connection
-    await next.waitFor('conversation.item.create', (e) => e.item.type === 'message' && e.item.role === 'user' && JSON.stringify(e.item).includes('pressed'));
-    expect(next.received.some((e) => e.type === 'response.create')).toBe(false);
-    const heard = call.playedMs();
-    expect(heard).toBeLessThan(2000);
+    // The new session gets what was said of the answer, not all of it, and then a request to go on.
+    const create = await next.waitFor('response.create');
+    const replayed = next.received.filter((e) => e.type === 'conversation.item.create').map((e) => (e as { item: any }).item);
+    const assistant = replayed.find((item) => item.role === 'assistant');
+    const said: string = assistant.content[0].text;
+    expect(said.length).toBeGreaterThan(0);
+    expect(text.startsWith(said)).toBe(true);
+    expect(said.length).toBeLessThan(text.length * 0.6);
+    expect(next.received.indexOf(create)).toBeGreaterThan(next.received.findLastIndex((e) => e.type === 'conversation.item.create'));
+    expect(next.errors).toEqual([]);
+    // Audio already on the phone was not thrown away: the caller hears all of it, then the rest.
+    expect(call.received.some((m) => m.event === 'clear')).toBe(false);
+    await vi.waitFor(() => expect(call.playbackRemainingMs()).toBe(0), { timeout: 3000, interval: 10 });
+    expect(call.heardAudio().equals(sent)).toBe(true);
+    // Exactly one response comes back; the call goes on.
+    await next.audioResponse({ chunks: [testAudio(800, 41)], transcript: 'As I was saying.' });
+    expect(next.received.filter((e) => e.type === 'response.create')).toHaveLength(1);
     await turn(call, next, 'Hello?', 'Sorry, I am back.', 50);
+    expect(next.received.filter((e) => e.type === 'response.create')).toHaveLength(1);
     call.sendStop();
   });
 
@@ -158,7 +174,14 @@ describe('model connection faults', () => {
     const { call, model, fake, app, callSid: sid, logs } = await start();
     model.error({ type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' });
     expect((await call.waitForClose()).code).toBe(1011);
-    expect(await logs.waitFor('model.status', (e) => e.status === 'failed')).toMatchObject({ detail: 'invalid_api_key' });
+    expect(await logs.waitFor('model.status', (e) => e.status === 'failed')).toMatchObject({
+      detail: 'invalid_api_key',
+      problem: { kind: 'auth', message: 'the Realtime API refused the key (401): check OPENAI_API_KEY' },
+    });
+    expect(await logs.waitFor('call.ended')).toMatchObject({
+      reason: 'model-unavailable',
+      detail: 'the Realtime API refused the key (401): check OPENAI_API_KEY',
+    });
     await model.waitForClose();
     expect(fake.connections).toHaveLength(1);
     const next = await postTwiml(app, { CallSid: sid }, { path: '/twiml/stream-ended' });

@@ -2,7 +2,7 @@ import { describe } from 'vitest';
 import { newCallSid } from '../emulator/phone';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { type CallFixtures, expect, it } from './support/fixture';
-import { postTwiml, streamHeaders, TEST_API_KEY, testAudio, type TestApp, twimlParameters } from './support/test-app';
+import { markOf, postTwiml, streamHeaders, TEST_API_KEY, type TestApp, testAudio, twimlParameters } from './support/test-app';
 
 describe('hostile input', () => {
   /** After each attack, a normal call must still work end to end. */
@@ -12,7 +12,7 @@ describe('hostile input', () => {
     await call.sendAudio(audio, { paced: false });
     await model.waitForAppendedBytes(audio.length);
     const { itemId } = await model.audioResponse({ chunks: [testAudio(800, seed + 100)] });
-    await call.waitFor('mark', (m) => m.mark.name === `${itemId}:100`);
+    await call.waitFor('mark', (m) => markOf(m) === `${itemId}:100`);
     call.sendStop();
     await model.waitForClose();
   }

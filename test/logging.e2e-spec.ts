@@ -43,7 +43,7 @@ describe('structured logs', () => {
     const webhook = await logs.waitFor('POST /twiml', (r) => r.msg.startsWith('POST /twiml 200'));
     expect(webhook).toMatchObject({ level: 'info', callSid: sid, req: { method: 'POST', url: '/twiml' }, res: { statusCode: 200 } });
     expect(typeof webhook.responseTime).toBe('number');
-    await logs.waitFor('call started', (r) => r.context === 'CallSession' && r.msg.includes('started'));
+    await logs.waitFor('call started', (r) => r.context === 'Call' && r.msg.includes('started'));
 
     // 200 caller frames, 20 assistant frames, one bad frame: a handful of lines, not one per frame.
     const linesBefore = logs.records.length;
@@ -52,7 +52,7 @@ describe('structured logs', () => {
     await model.audioResponse({ chunks: chunks(testAudio(160 * 20, 2), 160) });
     await call.waitFor('mark', (m) => m.mark.name.endsWith(':400'));
     call.sendRaw('not json at all');
-    await logs.waitFor('bad frame', (r) => r.msg.includes('dropped invalid Twilio frame'));
+    await logs.waitFor('bad frame', (r) => r.msg.includes('dropped an invalid Twilio frame'));
 
     // Probes and successful scrapes are not logged; a refused scrape is, with its Authorization redacted.
     expect((await fetch(`${app.httpUrl}/health`)).status).toBe(200);
@@ -64,15 +64,15 @@ describe('structured logs', () => {
 
     call.sendStop();
     await call.waitForClose();
-    const ended = await logs.waitFor('call ended', (r) => r.context === 'CallSession' && r.msg.includes('ended'));
+    const ended = await logs.waitFor('call ended', (r) => r.context === 'Call' && r.msg.includes('ended'));
     expect(ended).toMatchObject({ level: 'info', callSid: sid, streamSid: call.streamSid });
 
     const duringCall = logs.records.slice(linesBefore);
     expect(duringCall.length).toBeLessThan(10);
     expect(logs.records.some((r) => /^GET \/health/.test(r.msg) || r.msg.startsWith('GET /metrics 200'))).toBe(false);
 
-    // Every line of the call session carries both ids; every line is well-formed.
-    const sessionLines = logs.records.filter((r) => r.context === 'CallSession');
+    // Every line of the call (its lifecycle and its media stream) carries both ids; every line is well-formed.
+    const sessionLines = logs.records.filter((r) => r.context === 'Call' || r.context === 'MediaStream');
     expect(sessionLines.length).toBeGreaterThanOrEqual(3);
     for (const line of sessionLines) expect(line, line.msg).toMatchObject({ callSid: sid, streamSid: call.streamSid });
     expect(logs.malformed).toEqual([]);
@@ -118,7 +118,7 @@ describe('structured logs', () => {
       headers: { 'x-twilio-signature': badSignature, authorization: `Bearer ${TEST_API_KEY}` },
     });
     await expect(new Promise((resolve, reject) => upgrade.once('open', resolve).once('error', reject))).rejects.toThrow(/403/);
-    await logs.waitFor('upgrade rejected', (r) => r.context === 'CallGateway' && r.msg.includes('rejected media stream upgrade'));
+    await logs.waitFor('upgrade rejected', (r) => r.context === 'CallGateway' && r.msg.includes('rejected a media stream upgrade'));
 
     // Refused scrapes: wrong token, token in the query.
     await fetch(`${app.httpUrl}/metrics?token=${METRICS_TOKEN}`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
@@ -135,14 +135,14 @@ describe('structured logs', () => {
     const { call, callSid: sid } = await placeCall(app, { realtime: refusing, withModel: false });
     expect((await call.waitForClose()).code).toBe(1011);
 
-    const dialFailed = await logs.waitFor('pre-dial failure', (r) => r.context === 'CallRegistry' && r.msg.includes('failed'));
-    expect(dialFailed).toMatchObject({ level: 'warn', callSid: sid });
+    const dialFailed = await logs.waitFor('pre-dial failure', (r) => r.context === 'RealtimeSession' && r.msg.includes('refused'));
+    expect(dialFailed).toMatchObject({ level: 'warn', callSid: sid, status: 401 });
     expect(dialFailed.msg).toContain('HTTP 401');
-    const socketClosed = await logs.waitFor('realtime socket closed', (r) => r.context === 'RealtimeConnection');
-    expect(socketClosed).toMatchObject({ level: 'debug', callSid: sid });
-    const modelFailed = await logs.waitFor('the session gives up on the model', (r: LogRecord) => r.context === 'CallSession' && r.msg.includes('401'));
+    // The call's own line names the cause and the fix, with both ids.
+    const modelFailed = await logs.waitFor('the call gives up on the model', (r: LogRecord) => r.context === 'Call' && r.msg.includes('401'));
     expect(modelFailed).toMatchObject({ level: 'error', callSid: sid, streamSid: call.streamSid });
-    const ended = await logs.waitFor('call ended', (r) => r.context === 'CallSession' && r.msg.includes('ended'));
+    expect(modelFailed.msg).toContain('the Realtime API refused the key (401): check OPENAI_API_KEY');
+    const ended = await logs.waitFor('call ended', (r) => r.context === 'Call' && r.msg.includes('ended'));
     expect(ended.msg).toContain('model-unavailable');
     expectNoSecrets();
   });

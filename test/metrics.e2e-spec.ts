@@ -87,7 +87,7 @@ describe('GET /metrics', () => {
     await response;
     now = await scrapeUntil(app, (s) => expect(dropped(s, 'late_model_audio')).toBe(2));
     expect(valueOf(now, 'voice_agent_barge_ins_total')).toBe(1);
-    const sentFrames = call.receivedAudio().length / 1600;
+    const sentFrames = call.receivedAudio().length / 160; // 20 ms frames of mu-law, whatever the chunk size
     expect(framesOut(now)).toBe(sentFrames);
 
     // Two function calls in one response: a known tool that works, and a name the model made up.

@@ -40,7 +40,7 @@ describe('voice webhook /twiml', () => {
     // The connection is open and configured before any stream exists.
     const model = await fake.waitForConnection(0);
     expect(model.headers.authorization).toBe(`Bearer ${TEST_API_KEY}`);
-    expect(model.model).toBe('gpt-realtime');
+    expect(model.model).toBe('gpt-realtime-2.1');
     await model.waitFor('session.update');
 
     const call = await TwilioCallSimulator.connect(`${app.wsUrl}/ws/call`, {

@@ -1,6 +1,27 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { RealtimeResponseUsage } from 'openai/resources/realtime/realtime';
 import type { ModelProblem } from '../openai/model-failure';
+import type { ResponseUsage } from '../openai/voice-engine';
+
+export type { ResponseUsage };
+
+/**
+ * Optional additions to a `usage` event that pricing uses when an engine reports them (absent
+ * otherwise): the cached tokens by modality (cached audio and text are priced apart), and the
+ * seconds billed by a per-second engine (GPT-Live's session.usage.updated).
+ */
+export interface UsageDetails {
+  cachedAudioTokens?: number;
+  cachedTextTokens?: number;
+  billedSeconds?: number;
+}
+
+/** The price of a call so far, published after each priced `usage` (src/records/cost-meter.service.ts). */
+export interface CallCost {
+  /** What this response cost; null = unknown (the model is not in the price table). */
+  usd: number | null;
+  /** The call's total so far; null once any part of it could not be priced. */
+  totalUsd: number | null;
+}
 
 /** Why a call ended. */
 export type CallEndReason =
@@ -20,29 +41,6 @@ export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
 /** Which voice API a call talks to. */
 export type VoiceEngineName = 'realtime' | 'live';
-
-/** Token counts of one model response, in our own names (OpenAI's usage object has changed shape before). */
-export interface ResponseUsage {
-  inputTokens: number;
-  outputTokens: number;
-  totalTokens: number;
-  inputAudioTokens: number;
-  outputAudioTokens: number;
-  cachedTokens: number;
-  /** The split of cachedTokens by modality, when the service reports it (prices differ by modality). */
-  cachedAudioTokens?: number;
-  cachedTextTokens?: number;
-  /** Seconds of session billed by this report, for engines priced per second (GPT-Live); absent for token-priced ones. */
-  billedSeconds?: number;
-}
-
-/** The price of a call so far, published after each priced `usage` (src/records/cost-meter.service.ts). */
-export interface CallCost {
-  /** What this response cost; null = unknown (the model is not in the price table). */
-  usd: number | null;
-  /** The call's total so far; null once any part of it could not be priced. */
-  totalUsd: number | null;
-}
 
 /**
  * What happens in a call, in our own stable vocabulary (not raw OpenAI event names).
@@ -99,7 +97,8 @@ export type CallEventBody =
     }
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
-  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number }
+  /** The caller talked over the assistant: `itemId` is the item that was playing; `items` counts every item cut (later ones at 0 ms). */
+  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number; items: number }
   | { type: 'function_call.started'; callId: string; name: string; arguments: string }
   | {
       type: 'function_call.finished';
@@ -112,7 +111,8 @@ export type CallEventBody =
       answeredBy: 'tool' | 'operator';
     }
   | { type: 'dtmf'; digit: string }
-  | ({ type: 'usage'; responseId: string; status: string; /** The model that produced the response (prices are per model). */ model: string } & ResponseUsage)
+  | ({ type: 'usage'; responseId: string; status: string; /** The model that produced the response (prices are per model). */ model: string } & ResponseUsage &
+      UsageDetails)
   /** A latency the caller felt: `first_audio` once per call (stream start → first assistant audio sent), `answer` per turn (caller stopped talking → first audio of the answer sent). */
   | { type: 'latency'; kind: 'first_audio' | 'answer'; ms: number }
   | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string }
@@ -120,19 +120,6 @@ export type CallEventBody =
   | ({ type: 'cost'; responseId: string; model: string } & CallCost);
 
 export type CallEvent = CallEventBody & { callSid: string; ts: string };
-
-export function responseUsage(usage: RealtimeResponseUsage): ResponseUsage {
-  return {
-    inputTokens: usage.input_tokens ?? 0,
-    outputTokens: usage.output_tokens ?? 0,
-    totalTokens: usage.total_tokens ?? 0,
-    inputAudioTokens: usage.input_token_details?.audio_tokens ?? 0,
-    outputAudioTokens: usage.output_token_details?.audio_tokens ?? 0,
-    cachedTokens: usage.input_token_details?.cached_tokens ?? 0,
-    cachedAudioTokens: usage.input_token_details?.cached_tokens_details?.audio_tokens,
-    cachedTextTokens: usage.input_token_details?.cached_tokens_details?.text_tokens,
-  };
-}
 
 export type CallEventListener = (event: CallEvent) => void;
 
@@ -158,7 +145,7 @@ export class CallEventBus {
       try {
         listener(event);
       } catch (err) {
-        this.logger.error(`call event listener failed: ${(err as Error).message}`);
+        this.logger.error({ err, event: event.type }, 'a call event listener failed');
       }
     }
   }

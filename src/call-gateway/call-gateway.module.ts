@@ -4,12 +4,12 @@ import { ToolsModule } from '../tools/tools.module';
 import { CallEventBus } from './call-events';
 import { CallGateway, LegacyCallGateway } from './call.gateway';
 import { CallRegistry } from './call-registry.service';
-import { CallSessionFactory } from './call-session.factory';
+import { CallFactory } from './call.factory';
 import { TwilioSignatureService } from './twilio-signature.service';
 
 @Module({
   imports: [OpenAIModule, ToolsModule],
-  providers: [CallGateway, LegacyCallGateway, CallSessionFactory, CallRegistry, CallEventBus, TwilioSignatureService],
+  providers: [CallGateway, LegacyCallGateway, CallFactory, CallRegistry, CallEventBus, TwilioSignatureService],
   exports: [CallRegistry, CallEventBus, TwilioSignatureService],
 })
 export class CallGatewayModule {}

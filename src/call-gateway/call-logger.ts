@@ -30,8 +30,9 @@ export class CallLogger {
     this.logger.warn(this.fields(), message);
   }
 
-  error(message: string): void {
-    this.logger.error(this.fields(), message);
+  /** With `err`, pino's error serializer keeps its type and stack. */
+  error(message: string, err?: unknown): void {
+    this.logger.error(err === undefined ? this.fields() : { ...this.fields(), err }, message);
   }
 
   debug(message: string): void {

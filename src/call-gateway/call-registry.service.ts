@@ -1,16 +1,18 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
-import { RealtimeConnection } from '../openai/realtime-connection';
-import { RealtimeConnectionFactory } from '../openai/realtime-connection.factory';
+import { ModelDialer } from '../openai/model-dialer.service';
 import { type AgentSettings, SessionConfigService } from '../openai/session-config.service';
+import type { ToolSchema, VoiceSession } from '../openai/voice-engine';
+import { offeredTools } from '../tools/offered-tools';
 import { ToolRegistry } from '../tools/tool-registry.service';
 import { CallEndReason, CallEventBus } from './call-events';
-import type { CallSession } from './call-session';
+import type { LiveCall } from './live-call';
 
 interface Reservation {
-  connection: RealtimeConnection;
+  session: VoiceSession;
   settings: AgentSettings;
+  tools: ToolSchema[];
   /** One-time secret passed to the stream in the TwiML's <Parameter>s. */
   token: string;
   reservedAt: number;
@@ -19,29 +21,37 @@ interface Reservation {
 
 /** What a stream gets when it claims its reservation. */
 export interface ClaimedReservation {
-  connection: RealtimeConnection;
+  session: VoiceSession;
   settings: AgentSettings;
+  tools: ToolSchema[];
 }
 
 /** How the stream-ended webhook should continue: remembered briefly after each call. */
 const OUTCOME_TTL_MS = 5 * 60_000;
 const MAX_OUTCOMES = 10_000;
+/** Answered CallSids are remembered for a call's longest life plus this, so a replayed webhook mints nothing. */
+const ANSWERED_MARGIN_MS = 10 * 60_000;
+const MAX_ANSWERED = 100_000;
 
 /**
- * The live calls, the calls reserved by /twiml with a pre-dialled model connection, and the
- * recent outcomes. Holds collections of per-call objects, never per-call state.
+ * The live calls, the calls reserved by /twiml with a pre-dialled model session, the CallSids
+ * already answered, and the recent outcomes. Holds collections of per-call objects, never
+ * per-call state.
  */
 @Injectable()
 export class CallRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger(CallRegistry.name);
-  private readonly live = new Map<string, CallSession>();
+  private readonly live = new Map<string, LiveCall>();
   private readonly reservations = new Map<string, Reservation>();
+  private readonly answered = new Map<string, number>();
   private readonly outcomes = new Map<string, { reason: CallEndReason; at: number }>();
   private drainingSince: number | null = null;
+  /** Media sockets that have not said `start` yet. */
+  private unstarted = 0;
 
   constructor(
     private readonly config: AppConfig,
-    private readonly connections: RealtimeConnectionFactory,
+    private readonly dialer: ModelDialer,
     private readonly sessionConfig: SessionConfigService,
     private readonly tools: ToolRegistry,
     private readonly events: CallEventBus,
@@ -78,44 +88,72 @@ export class CallRegistry implements OnApplicationShutdown {
     this.drainingSince ??= Date.now();
   }
 
-  sessions(): IterableIterator<CallSession> {
+  calls(): IterableIterator<LiveCall> {
     return this.live.values();
   }
 
-  get(callSid: string): CallSession | undefined {
+  get(callSid: string): LiveCall | undefined {
     return this.live.get(callSid);
   }
 
-  /**
-   * Opens a model connection and queues its `session.update`, so configuration is the first thing
-   * the service sees. Used by pre-dial, dial-on-start, reconnects and session rollover.
-   */
-  dial(callSid: string, settings: AgentSettings = this.sessionConfig.current): RealtimeConnection {
-    const connection = this.connections.create(callSid);
-    connection.connect().catch((err: Error) => this.logger.warn({ callSid }, `model connection for ${callSid} failed: ${err.message}`));
-    connection.send(this.sessionConfig.sessionUpdate(this.tools.schemas(), settings));
-    return connection;
+  // ---- media sockets before `start` ----
+
+  /** Sockets that have not said `start` cost little each, but must not be unlimited. */
+  get unstartedLimit(): number {
+    return Math.max(32, this.capacity);
+  }
+
+  get unstartedAtLimit(): boolean {
+    return this.unstarted >= this.unstartedLimit;
+  }
+
+  /** A media socket opened; false (and not counted) when too many are waiting for `start`. */
+  streamOpened(): boolean {
+    if (this.unstarted >= this.unstartedLimit) return false;
+    this.unstarted++;
+    return true;
+  }
+
+  /** A counted media socket said `start` or closed without it. */
+  streamSettled(): void {
+    if (this.unstarted > 0) this.unstarted--;
+  }
+
+  // ---- reservations (the voice webhook) ----
+
+  /** This CallSid was answered before: a second webhook for it is a replay, not Twilio. */
+  wasAnswered(callSid: string, now = Date.now()): boolean {
+    if (this.reservations.has(callSid)) return false; // a genuine retry gets the same answer
+    const at = this.answered.get(callSid);
+    return at !== undefined && now - at <= this.answeredTtlMs;
+  }
+
+  private get answeredTtlMs(): number {
+    return this.config.MAX_CALL_DURATION_S * 1000 + ANSWERED_MARGIN_MS;
   }
 
   /**
    * Called by /twiml: reserve a slot, pre-dial the model, and mint the one-time token the stream
-   * must present. Returns null at capacity (or while draining).
+   * must present. A retry of the same webhook gets the same token. Returns null at capacity (or
+   * while draining) and for a CallSid already answered (a replay).
    */
   reserve(callSid: string): { token: string } | null {
     const existing = this.reservations.get(callSid);
     if (existing) return { token: existing.token };
-    if (this.live.has(callSid) || !this.hasCapacity()) return null;
+    if (this.live.has(callSid) || this.wasAnswered(callSid) || !this.hasCapacity()) return null;
     const settings = this.sessionConfig.current;
+    const tools = offeredTools(this.tools, settings.enabledTools);
     this.events.publish(callSid, { type: 'model.status', status: 'connecting' });
-    const connection = this.dial(callSid, settings);
+    const session = this.dialer.dial({ callSid, settings, tools });
     const token = randomBytes(18).toString('base64url');
     const timer = setTimeout(() => {
-      if (this.reservations.get(callSid)?.connection !== connection) return;
-      this.logger.warn({ callSid }, `no stream arrived for ${callSid} within ${this.config.PREDIAL_TIMEOUT_MS} ms; closing its model connection`);
+      if (this.reservations.get(callSid)?.session !== session) return;
+      this.logger.warn({ callSid, timeoutMs: this.config.PREDIAL_TIMEOUT_MS }, 'no stream arrived for a reserved call; closing its model session');
       this.dropReservation(callSid);
     }, this.config.PREDIAL_TIMEOUT_MS);
     timer.unref();
-    this.reservations.set(callSid, { connection, settings, token, reservedAt: Date.now(), timer });
+    this.reservations.set(callSid, { session, settings, tools, token, reservedAt: Date.now(), timer });
+    this.remember(callSid);
     return { token };
   }
 
@@ -129,7 +167,7 @@ export class CallRegistry implements OnApplicationShutdown {
     if (!token || !sameSecret(token, reservation.token)) return 'bad-token';
     clearTimeout(reservation.timer);
     this.reservations.delete(callSid);
-    return { connection: reservation.connection, settings: reservation.settings };
+    return { session: reservation.session, settings: reservation.settings, tools: reservation.tools };
   }
 
   /** Reservations older than `maxAgeMs`; the sweeper's second line of defence behind each timer. */
@@ -144,17 +182,20 @@ export class CallRegistry implements OnApplicationShutdown {
     return dropped;
   }
 
+  // ---- live calls ----
+
   /** A stream said `start`: may it become a live call? */
-  admit(session: CallSession, reserved: boolean): 'ok' | 'duplicate' | 'at capacity' {
-    if (this.live.has(session.callSid)) return 'duplicate';
+  admit(call: LiveCall, reserved: boolean): 'ok' | 'duplicate' | 'at capacity' {
+    if (this.live.has(call.callSid)) return 'duplicate';
     if (!reserved && !this.hasCapacity()) return 'at capacity';
-    this.live.set(session.callSid, session);
+    this.live.set(call.callSid, call);
+    this.remember(call.callSid);
     return 'ok';
   }
 
-  release(session: CallSession): void {
-    if (this.live.get(session.callSid) === session) this.live.delete(session.callSid);
-    if (session.endReason) this.rememberOutcome(session.callSid, session.endReason);
+  release(call: LiveCall): void {
+    if (this.live.get(call.callSid) === call) this.live.delete(call.callSid);
+    if (call.endReason) this.rememberOutcome(call.callSid, call.endReason);
   }
 
   /** How the call's stream ended, for the <Connect action> webhook; undefined if unknown. */
@@ -162,15 +203,6 @@ export class CallRegistry implements OnApplicationShutdown {
     const entry = this.outcomes.get(callSid);
     if (!entry || Date.now() - entry.at > OUTCOME_TTL_MS) return undefined;
     return entry.reason;
-  }
-
-  private rememberOutcome(callSid: string, reason: CallEndReason): void {
-    if (this.outcomes.size >= MAX_OUTCOMES) {
-      const oldest = this.outcomes.keys().next().value;
-      if (oldest !== undefined) this.outcomes.delete(oldest);
-    }
-    this.outcomes.delete(callSid);
-    this.outcomes.set(callSid, { reason, at: Date.now() });
   }
 
   /**
@@ -184,9 +216,14 @@ export class CallRegistry implements OnApplicationShutdown {
       await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))));
     }
     const left = [...this.live.values()];
-    for (const session of left) session.end('shutdown');
+    for (const call of left) call.end('shutdown');
     for (const callSid of [...this.reservations.keys()]) this.dropReservation(callSid);
     return left.length;
+  }
+
+  onApplicationShutdown(): void {
+    for (const callSid of [...this.reservations.keys()]) this.dropReservation(callSid);
+    for (const call of [...this.live.values()]) call.end('shutdown');
   }
 
   private dropReservation(callSid: string): void {
@@ -194,12 +231,27 @@ export class CallRegistry implements OnApplicationShutdown {
     if (!reservation) return;
     clearTimeout(reservation.timer);
     this.reservations.delete(callSid);
-    reservation.connection.close(1000, 'no stream');
+    reservation.session.close();
   }
 
-  onApplicationShutdown(): void {
-    for (const callSid of [...this.reservations.keys()]) this.dropReservation(callSid);
-    for (const session of [...this.live.values()]) session.end('shutdown');
+  private remember(callSid: string): void {
+    const now = Date.now();
+    this.answered.delete(callSid);
+    this.answered.set(callSid, now);
+    // Oldest first (insertion order): expired and over-the-bound entries go from the front.
+    for (const [sid, at] of this.answered) {
+      if (this.answered.size <= MAX_ANSWERED && now - at <= this.answeredTtlMs) break;
+      this.answered.delete(sid);
+    }
+  }
+
+  private rememberOutcome(callSid: string, reason: CallEndReason): void {
+    if (this.outcomes.size >= MAX_OUTCOMES) {
+      const oldest = this.outcomes.keys().next().value;
+      if (oldest !== undefined) this.outcomes.delete(oldest);
+    }
+    this.outcomes.delete(callSid);
+    this.outcomes.set(callSid, { reason, at: Date.now() });
   }
 }
 

@@ -3,14 +3,15 @@ import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/we
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
 import type { WebSocketServer } from 'ws';
-import { CallSessionFactory } from './call-session.factory';
+import { CallFactory } from './call.factory';
+import { CallRegistry } from './call-registry.service';
 import { TwilioSignatureService } from './twilio-signature.service';
 
 /** Twilio frames are small (a 20 ms media frame is ~300 bytes of JSON); `start` with parameters a few KB. */
 export const TWILIO_MAX_PAYLOAD = 64 * 1024;
 
 /**
- * The Twilio Media Streams socket. Each connection gets its own CallSession, which reads the
+ * The Twilio Media Streams socket. Each connection gets its own Call, whose MediaStream reads the
  * socket directly: no framework message dispatch on the per-frame hot path.
  */
 @WebSocketGateway({ path: '/ws/call', maxPayload: TWILIO_MAX_PAYLOAD, perMessageDeflate: false })
@@ -18,21 +19,26 @@ export class CallGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCon
   protected readonly logger = new Logger('CallGateway');
 
   constructor(
-    private readonly sessions: CallSessionFactory,
+    private readonly calls: CallFactory,
     private readonly signatures: TwilioSignatureService,
+    private readonly registry: CallRegistry,
   ) {}
 
   afterInit(server: WebSocketServer): void {
     // ws reads options.verifyClient on every upgrade: reject unsigned upgrades with 403 before they become sockets.
     server.options.verifyClient = (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
-      if (this.signatures.verifyUpgrade(info.req)) return done(true);
-      this.logger.warn(`rejected media stream upgrade from ${info.req.socket.remoteAddress}: missing or invalid X-Twilio-Signature`);
-      done(false, 403, 'Forbidden');
+      if (!this.signatures.verifyUpgrade(info.req)) {
+        this.logger.warn({ remoteAddress: info.req.socket.remoteAddress }, 'rejected a media stream upgrade: missing or invalid X-Twilio-Signature');
+        return done(false, 403, 'Forbidden');
+      }
+      // Sockets that never say `start` cost little each, but they must not pile up.
+      if (this.registry.unstartedAtLimit) return done(false, 503, 'Too many streams waiting for start');
+      done(true);
     };
   }
 
   handleConnection(client: WebSocket): void {
-    this.sessions.create(client);
+    this.calls.create(client);
   }
 }
 

@@ -1,17 +1,18 @@
-import type { RealtimeConversationItemFunctionCall } from 'openai/resources/realtime/realtime';
+import type { ToolCall } from '../openai/voice-engine';
 import type { ToolContext } from '../tools/agent-tool';
 import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
 import type { CallEventBody } from './call-events';
 
 export interface FunctionCallOutput {
   callId: string;
+  name: string;
   result: ToolResult;
 }
 
 /**
  * One call's function calls: started as soon as the model finishes each one, answered together
- * when its response is done. A running call can also be answered by an operator from the
- * dashboard; the first answer wins and the tool is aborted.
+ * when its response is done. Only tools offered to this call may run. A running call can also be
+ * answered by an operator from the dashboard; the first answer wins and the tool is aborted.
  */
 export class FunctionCalls {
   private readonly started = new Set<string>();
@@ -22,6 +23,8 @@ export class FunctionCalls {
 
   constructor(
     private readonly tools: ToolRegistry,
+    /** Names of the tools offered to this call; the model may ask for others, which are refused. */
+    private offered: ReadonlySet<string>,
     private readonly context: Omit<ToolContext, 'signal'> & { signal: AbortSignal },
     private readonly publish: (body: CallEventBody) => void,
   ) {}
@@ -30,15 +33,33 @@ export class FunctionCalls {
     return this.pending.length > 0;
   }
 
-  /** Starts the tool for a finished function_call item (once per call_id). */
-  start(item: RealtimeConversationItemFunctionCall): void {
-    const callId = item.call_id;
-    if (!callId || this.started.has(callId)) return;
+  /** Busy: calls started and not collected, or a batch whose outputs are not sent yet. */
+  get busy(): boolean {
+    return this.pending.length > 0 || this.running > 0;
+  }
+
+  /** The operator changed this call's tools. */
+  offer(names: ReadonlySet<string>): void {
+    this.offered = names;
+  }
+
+  /** Starts the tool for a finished function call (once per call id). */
+  start(call: ToolCall): void {
+    const { callId, name } = call;
+    if (!callId || this.started.has(callId) || this.context.signal.aborted) return;
     this.started.add(callId);
-    const name = item.name;
-    const args = item.arguments ?? '';
+    const args = call.arguments;
     this.publish({ type: 'function_call.started', callId, name, arguments: args });
     const startedAt = performance.now();
+    if (!this.offered.has(name)) {
+      // A tool switched off for this call (or made up by the model) must not run.
+      const known = this.tools.registered().some((t) => t.name === name);
+      const error = known ? `Tool "${name}" is not available in this call` : `Unknown tool "${name}"`;
+      const result: ToolResult = { output: JSON.stringify({ error }), error, durationMs: 0 };
+      this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: 0, error, answeredBy: 'tool' });
+      this.pending.push(Promise.resolve({ callId, name, result }));
+      return;
+    }
     const cancel = new AbortController();
     const byOperator = new Promise<{ result: ToolResult; answeredBy: 'operator' }>((resolve) => {
       this.operatorAnswers.set(callId, (output) => {
@@ -51,8 +72,10 @@ export class FunctionCalls {
       .then((result) => ({ result, answeredBy: 'tool' as const }));
     const run = Promise.race([byTool, byOperator]).then(({ result, answeredBy }) => {
       this.operatorAnswers.delete(callId);
-      this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error, answeredBy });
-      return { callId, result };
+      if (!this.context.signal.aborted) {
+        this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error, answeredBy });
+      }
+      return { callId, name, result };
     });
     this.pending.push(run);
   }

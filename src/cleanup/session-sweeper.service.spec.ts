@@ -28,7 +28,7 @@ describe('SessionSweeper', () => {
     ];
     let staleChecked = 0;
     const registry = {
-      sessions: () => calls.values(),
+      calls: () => calls.values(),
       dropStaleReservations: () => ++staleChecked && 2,
     } as unknown as CallRegistry;
     const sweeper = new SessionSweeper(registry, config, {} as SchedulerRegistry);

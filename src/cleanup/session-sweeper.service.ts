@@ -37,7 +37,7 @@ export class SessionSweeper implements OnModuleInit, OnModuleDestroy {
     const idleMs = this.config.MEDIA_IDLE_TIMEOUT_S * 1000;
     const maxMs = this.config.MAX_CALL_DURATION_S * 1000;
     const ended: { callSid: string; reason: CallEndReason }[] = [];
-    for (const session of [...this.registry.sessions()]) {
+    for (const session of [...this.registry.calls()]) {
       const reason: CallEndReason | null =
         now - session.startedAt > maxMs
           ? 'max-duration'

@@ -5,7 +5,7 @@ describe('loadAppConfig', () => {
   it('has working defaults', () => {
     const config = loadAppConfig({});
     expect(config.PORT).toBe(8081);
-    expect(config.OPENAI_MODEL).toBe('gpt-realtime');
+    expect(config.OPENAI_MODEL).toBe('gpt-realtime-2.1');
     expect(config.MAX_CONCURRENT_CALLS).toBe(100);
     expect(config.missingForCalls).toEqual(['OPENAI_API_KEY', 'PUBLIC_URL']);
   });

@@ -19,6 +19,8 @@ export const DEFAULT_INSTRUCTIONS =
   'If the caller asks about the weather somewhere, use the weather tool. ' +
   'When the caller says goodbye or wants to end the call, say a short goodbye and then call end_call.';
 
+export const REASONING_EFFORTS = ['minimal', 'low', 'medium', 'high', 'xhigh'] as const;
+
 export const REALTIME_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'] as const;
 
 /**
@@ -59,9 +61,22 @@ export class AppConfig {
   )
   OPENAI_REALTIME_URL: string = 'wss://api.openai.com/v1/realtime';
 
+  /** The first-generation realtime models are listed for shutdown in January 2027; the model stays a setting. */
   @IsString()
   @MinLength(1)
-  OPENAI_MODEL: string = 'gpt-realtime';
+  OPENAI_MODEL: string = 'gpt-realtime-2.1';
+
+  /** Session `reasoning.effort` for reasoning models (more effort: more latency and output tokens). Unset: the service's default. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsIn(REASONING_EFFORTS)
+  OPENAI_REASONING_EFFORT?: (typeof REASONING_EFFORTS)[number];
+
+  /** Session `parallel_tool_calls`. Unset: the service's default. */
+  @Transform(toBool)
+  @IsOptional()
+  @IsBoolean()
+  OPENAI_PARALLEL_TOOL_CALLS?: boolean;
 
   @IsIn(REALTIME_VOICES)
   OPENAI_VOICE: string = 'marin';
@@ -190,6 +205,20 @@ export class AppConfig {
   @Min(1)
   @Max(600000)
   MODEL_RECONNECT_MAX_DELAY_MS: number = 5000;
+
+  /** A model session must confirm its configuration within this long of being dialled, or it counts as a failed connection. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(500)
+  @Max(60000)
+  MODEL_CONFIRM_TIMEOUT_MS: number = 6000;
+
+  /** The model socket is pinged this often; a ping unanswered by the next one means the path is dead (then: reconnect). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(200)
+  @Max(60000)
+  MODEL_PING_INTERVAL_MS: number = 3000;
 
   /** Caller audio held while the model reconnects (the oldest is dropped beyond it). */
   @Transform(toInt)
@@ -514,6 +543,8 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
     'TWILIO_AUTH_TOKEN',
     'DASHBOARD_TOKEN',
     'METRICS_TOKEN',
+    'OPENAI_REASONING_EFFORT',
+    'OPENAI_PARALLEL_TOOL_CALLS',
     'HTTP_MAX_CONNECTIONS',
     ...OPTIONAL_RECORDS_KEYS,
   ]) {

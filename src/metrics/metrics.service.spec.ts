@@ -7,8 +7,8 @@ import { MetricsService } from './metrics.service';
 
 function service() {
   const events = new CallEventBus();
-  const registry = { activeCount: 0, reservedCount: 0, capacity: 10, sessions: () => [][Symbol.iterator]() } as unknown as CallRegistry;
-  const tools = { schemas: () => [{ type: 'function', name: 'echo' }] } as unknown as ToolRegistry;
+  const registry = { activeCount: 0, reservedCount: 0, capacity: 10, calls: () => [][Symbol.iterator]() } as unknown as CallRegistry;
+  const tools = { registered: () => [{ type: 'function', name: 'echo' }] } as unknown as ToolRegistry;
   const gateway = { clientCount: 0 };
   const metrics = new MetricsService(events, registry, tools, gateway as LogsGateway, gateway as LegacyLogsGateway);
   const value = async (name: string, labels: Record<string, string>) => {

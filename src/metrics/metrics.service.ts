@@ -37,7 +37,8 @@ export class MetricsService implements OnModuleDestroy {
   private readonly errors: Counter<'source'>;
 
   constructor(events: CallEventBus, calls: CallRegistry, tools: ToolRegistry, dashboards: LogsGateway, legacyDashboards: LegacyLogsGateway) {
-    this.knownTools = new Set(tools.schemas().map((t) => t.name ?? ''));
+    // Every registered tool, offered now or not (ask_operator is offered only while someone watches).
+    this.knownTools = new Set(tools.registered().map((t) => t.name ?? ''));
     const registers = [this.registry];
     // Process metrics (CPU, memory, GC, handles) and event-loop lag: nodejs_eventloop_lag_*.
     collectDefaultMetrics({ register: this.registry });
@@ -82,15 +83,15 @@ export class MetricsService implements OnModuleDestroy {
     const ended = this.ended;
     new Counter({
       name: 'voice_agent_media_frames_total',
-      help: 'Audio frames relayed: in = from the caller to the model, out = from the model to the caller',
+      help: 'Audio relayed, in 20 ms frames: in = from the caller to the model, out = from the model to the caller (counted in 20 ms of audio, whatever the chunk size)',
       labelNames: ['direction'],
       registers,
       collect() {
         let framesIn = ended.framesIn;
         let framesOut = ended.framesOut;
-        for (const session of calls.sessions()) {
-          framesIn += session.framesIn;
-          framesOut += session.framesOut;
+        for (const call of calls.calls()) {
+          framesIn += call.framesIn;
+          framesOut += call.framesOut;
         }
         this.reset();
         this.inc({ direction: 'in' }, framesIn);
@@ -107,9 +108,9 @@ export class MetricsService implements OnModuleDestroy {
       collect() {
         let bad = ended.badFrames;
         let late = ended.lateDeltasDropped;
-        for (const session of calls.sessions()) {
-          bad += session.badFrames;
-          late += session.lateDeltasDropped;
+        for (const call of calls.calls()) {
+          bad += call.badFrames;
+          late += call.lateDeltasDropped;
         }
         this.reset();
         this.inc({ reason: 'invalid_twilio_frame' }, bad);

@@ -52,7 +52,7 @@ export interface ModelProblem {
 }
 
 /** Names the cause of a failed model connection and what to do about it. */
-export function describeFailure(failure: ModelFailure, api = 'the Realtime API'): ModelProblem {
+export function describeFailure(failure: ModelFailure, api = 'the Realtime API', vars = { url: 'OPENAI_REALTIME_URL', model: 'OPENAI_MODEL' }): ModelProblem {
   const status = failure.httpStatus;
   const error = failure.lastError;
   if (status === 401 || error?.code === 'invalid_api_key' || error?.type === 'authentication_error') {
@@ -67,11 +67,10 @@ export function describeFailure(failure: ModelFailure, api = 'the Realtime API')
   if (error?.code === 'insufficient_quota') return { kind: 'quota', message: `${api} says the quota is used up: check the OpenAI account's billing` };
   if (status === 429) return { kind: 'quota', message: `${api} is rate-limiting new sessions (429): fewer concurrent calls or a higher rate limit` };
   if (status === 404 || status === 400 || error?.code === 'model_not_found' || error?.code === 'unsupported_model') {
-    return { kind: 'model', message: `${api} does not know this model or URL (${status ?? error?.code}): check the model setting and the endpoint URL` };
+    return { kind: 'model', message: `${api} does not know this model or URL (${status ?? error?.code}): check ${vars.model} and ${vars.url}` };
   }
   if (status !== undefined && status >= 500) return { kind: 'service', message: `${api} failed (HTTP ${status}); it is usually transient` };
   if (status !== undefined) return { kind: 'service', message: `${api} refused the connection (HTTP ${status})` };
-  if (!failure.opened)
-    return { kind: 'network', message: `cannot reach ${api} (${failure.reason || 'connection failed'}): check the endpoint URL and the network` };
+  if (!failure.opened) return { kind: 'network', message: `cannot reach ${api} (${failure.reason || 'connection failed'}): check ${vars.url} and the network` };
   return { kind: 'network', message: `lost the connection to ${api} (${failure.code}${error?.code ? ` ${error.code}` : ''})` };
 }

@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
-import { RealtimeConnectionFactory } from './realtime-connection.factory';
+import { ModelDialer } from './model-dialer.service';
+import { RealtimeEngine } from './realtime/realtime-engine';
 import { SessionConfigService } from './session-config.service';
 
+/** The voice engines behind one interface, the dialer that picks one, and the agent's configuration. */
 @Module({
-  providers: [RealtimeConnectionFactory, SessionConfigService],
-  exports: [RealtimeConnectionFactory, SessionConfigService],
+  providers: [RealtimeEngine, ModelDialer, SessionConfigService],
+  exports: [ModelDialer, SessionConfigService],
 })
 export class OpenAIModule {}

@@ -1,12 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type {
-  RealtimeAudioConfigInput,
-  RealtimeAudioConfigOutput,
-  RealtimeAudioInputTurnDetection,
-  RealtimeFunctionTool,
-  RealtimeSessionCreateRequest,
-  SessionUpdateEvent,
-} from 'openai/resources/realtime/realtime';
+import type { RealtimeAudioInputTurnDetection } from 'openai/resources/realtime/realtime';
 import { AppConfig } from '../config/app-config';
 
 /** What an operator can change about the agent; applies to calls that start after the change. */
@@ -18,12 +11,12 @@ export interface AgentSettings {
   enabledTools: string[] | null;
 }
 
-/** Holds the agent settings (defaults from the environment) and turns them into a GA `session.update`. */
+/** Holds the agent settings for new calls (defaults from the environment); each engine turns them into its own configuration. */
 @Injectable()
 export class SessionConfigService {
   private settings: AgentSettings;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(config: AppConfig) {
     this.settings = {
       instructions: config.AGENT_INSTRUCTIONS,
       voice: config.OPENAI_VOICE,
@@ -65,46 +58,4 @@ export class SessionConfigService {
   restore(settings: AgentSettings): void {
     this.settings = settings;
   }
-
-  /** The `session.update` for a new call: mu-law in and out (Twilio's format, no transcoding), server-side VAD, transcription on. */
-  sessionUpdate(tools: RealtimeFunctionTool[], settings: AgentSettings = this.settings): SessionUpdateEvent {
-    const enabled = settings.enabledTools;
-    return {
-      type: 'session.update',
-      session: {
-        type: 'realtime',
-        model: this.config.OPENAI_MODEL,
-        output_modalities: ['audio'],
-        instructions: settings.instructions,
-        audio: {
-          input: {
-            format: { type: 'audio/pcmu' },
-            turn_detection: settings.turnDetection,
-            transcription: { model: this.config.TRANSCRIPTION_MODEL },
-          },
-          output: { format: { type: 'audio/pcmu' }, voice: settings.voice },
-        },
-        tools: offered(tools, enabled),
-        tool_choice: 'auto',
-      },
-    };
-  }
-
-  /**
-   * A `session.update` for a call already in progress that names only the changed fields: the
-   * server keeps everything it is not told, so formats and transcription stay as they are.
-   */
-  liveUpdate(patch: Partial<AgentSettings>, tools: RealtimeFunctionTool[]): SessionUpdateEvent {
-    const session: RealtimeSessionCreateRequest = { type: 'realtime' };
-    if (patch.instructions !== undefined) session.instructions = patch.instructions;
-    if (patch.enabledTools !== undefined) session.tools = offered(tools, patch.enabledTools);
-    const input: RealtimeAudioConfigInput | undefined = patch.turnDetection !== undefined ? { turn_detection: patch.turnDetection } : undefined;
-    const output: RealtimeAudioConfigOutput | undefined = patch.voice !== undefined ? { voice: patch.voice } : undefined;
-    if (input || output) session.audio = { ...(input && { input }), ...(output && { output }) };
-    return { type: 'session.update', session };
-  }
-}
-
-function offered(tools: RealtimeFunctionTool[], enabled: string[] | null): RealtimeFunctionTool[] {
-  return enabled ? tools.filter((t) => t.name && enabled.includes(t.name)) : tools;
 }

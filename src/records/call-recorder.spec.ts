@@ -56,7 +56,7 @@ describe('CallRecorder', () => {
     publish({ type: 'transcript.delta', role: 'assistant', itemId: 'item_a', delta: 'Hello ' });
     publish({ type: 'transcript.delta', role: 'assistant', itemId: 'item_a', delta: 'there' });
     publish({ type: 'transcript.done', role: 'assistant', itemId: 'item_a', text: 'Hello there' });
-    publish({ type: 'barge_in', itemId: 'item_a', audioEndMs: 640, sentMs: 2000 });
+    publish({ type: 'barge_in', itemId: 'item_a', audioEndMs: 640, sentMs: 2000, items: 1 });
     const rows = writes.filter((w) => w.kind === 'transcript').map((w) => w.row as Record<string, unknown>);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ itemId: 'item_a', role: 'assistant', text: 'Hello there', interruptedAtMs: null });
@@ -81,7 +81,7 @@ describe('CallRecorder', () => {
     });
     expect(lastCall().costUsd).toBeCloseTo(expected, 12);
     publish({ type: 'function_call.started', callId: 'call_1', name: 'slow', arguments: '{}' });
-    publish({ type: 'barge_in', itemId: 'item_x', audioEndMs: 100, sentMs: 900 });
+    publish({ type: 'barge_in', itemId: 'item_x', audioEndMs: 100, sentMs: 900, items: 1 });
     publish({ type: 'model.status', status: 'connected', reconnectMs: 300, attempt: 1 });
     publish({
       type: 'call.ended',

@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ResponseUsage } from '../call-gateway/call-events';
-import { PriceFileError, PriceTable } from './price-table';
+import { PriceFileError, PriceTable, type PricedUsage } from './price-table';
 
-function usage(fields: Partial<ResponseUsage>): ResponseUsage {
+function usage(fields: Partial<PricedUsage>): PricedUsage {
   return { inputTokens: 0, outputTokens: 0, totalTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0, ...fields };
 }
 

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { ResponseUsage } from '../call-gateway/call-events';
+import type { ResponseUsage, UsageDetails } from '../call-gateway/call-events';
+
+/** One usage report as priced: token counts, and the optional details an engine may add. */
+export type PricedUsage = ResponseUsage & UsageDetails;
 
 /** Realtime models: USD per 1M tokens, by modality; cached input is billed instead of (not on top of) uncached input. */
 export interface TokenPrices {
@@ -70,7 +73,7 @@ export class PriceTable {
   }
 
   /** USD for one usage report, or null when the model (or, per second, the billed time) is unknown. */
-  cost(model: string, usage: ResponseUsage): number | null {
+  cost(model: string, usage: PricedUsage): number | null {
     const prices = this.lookup(model);
     if (!prices) return null;
     if ('perMinute' in prices) return typeof usage.billedSeconds === 'number' ? (usage.billedSeconds / 60) * prices.perMinute : null;
@@ -83,7 +86,7 @@ export class PriceTable {
  * uncached price of its modality. Without a per-modality split of the cached tokens, they are
  * shared out in proportion to the audio and text input.
  */
-export function tokenCost(prices: TokenPrices, usage: ResponseUsage): number {
+export function tokenCost(prices: TokenPrices, usage: PricedUsage): number {
   const inputAudio = Math.max(0, usage.inputAudioTokens);
   const inputText = Math.max(0, usage.inputTokens - inputAudio);
   const cached = Math.min(Math.max(0, usage.cachedTokens), inputAudio + inputText);

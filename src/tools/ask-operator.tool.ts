@@ -5,7 +5,7 @@ import { OperatorDesk } from './operator-desk.service';
 
 /**
  * Lets the model ask the person watching the dashboard. The tool itself never answers: an operator
- * does, through CallSession.answerFunctionCall (the dashboard's function-call box); until then it
+ * does, through Call.answerFunctionCall (the dashboard's function-call box); until then it
  * waits, up to OPERATOR_ANSWER_TIMEOUT_MS. Offered only to calls that start while someone watches.
  */
 @Injectable()

@@ -1,7 +1,8 @@
-import { Body, Controller, Get, Header, HttpCode, Logger, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, ConflictException, Controller, Get, Header, HttpCode, Logger, Post, Query, UseGuards } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
+  ApiConflictResponse,
   ApiConsumes,
   ApiForbiddenResponse,
   ApiUnsupportedMediaTypeResponse,
@@ -44,6 +45,7 @@ export class TwimlController {
   @ApiProduces('text/xml')
   @ApiOkResponse({ description: 'TwiML: <Connect><Stream> (or a busy / unavailable message and <Hangup/>)' })
   @ApiForbiddenResponse({ description: 'TWILIO_AUTH_TOKEN is set and the signature is missing or invalid' })
+  @ApiConflictResponse({ description: 'The CallSid was already answered: a replayed webhook' })
   @ApiBadRequestResponse({ description: 'No CallSid, or an invalid parameter (every problem named)' })
   @ApiUnsupportedMediaTypeResponse({ description: 'Not a form body (Twilio posts application/x-www-form-urlencoded)' })
   answerPost(@Body() body: TwilioVoiceWebhookDto): string {
@@ -83,6 +85,12 @@ export class TwimlController {
       return this.twiml.sayAndHangUp(this.config.AGENT_FALLBACK_MESSAGE);
     }
     const callSid = params.CallSid;
+    if (this.registry.wasAnswered(callSid)) {
+      // Twilio asks once per call (a retry of an unanswered request gets the reservation it made);
+      // a second request for an answered call is a replayed webhook, and must not mint a stream.
+      this.logger.warn({ callSid }, 'refused a second webhook for a call already answered (replay)');
+      throw new ConflictException('This call was already answered; a replayed webhook cannot start another stream');
+    }
     const reservation = this.registry.reserve(callSid);
     if (!reservation) {
       const why = this.registry.draining ? 'draining' : `at capacity (${this.registry.capacity} calls)`;

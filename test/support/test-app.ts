@@ -152,3 +152,11 @@ export function twimlParameters(twiml: string): Record<string, string> {
   for (const match of twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g)) params[match[1]] = match[2];
   return params;
 }
+
+/**
+ * A mark's name without its generation: `itemId:ms` (the server names marks `generation:itemId:ms`,
+ * so marks echoed by a `clear` are recognised as not played).
+ */
+export function markOf(message: { mark: { name: string } }): string {
+  return message.mark.name.replace(/^\d+:/, '');
+}

@@ -1,30 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import type WebSocket from 'ws';
 import { AppConfig } from '../config/app-config';
+import { ModelDialer } from '../openai/model-dialer.service';
 import { SessionConfigService } from '../openai/session-config.service';
 import { ToolRegistry } from '../tools/tool-registry.service';
+import { Call } from './call';
 import { CallEventBus } from './call-events';
 import { CallRegistry } from './call-registry.service';
-import { CallSession } from './call-session';
 
-/** Makes one CallSession per Twilio media socket, with the app's shared services. */
+/** Makes one Call per Twilio media socket, with the app's shared services. */
 @Injectable()
-export class CallSessionFactory {
+export class CallFactory {
   constructor(
     private readonly config: AppConfig,
     private readonly events: CallEventBus,
     private readonly tools: ToolRegistry,
     private readonly registry: CallRegistry,
     private readonly sessionConfig: SessionConfigService,
+    private readonly dialer: ModelDialer,
   ) {}
 
-  create(socket: WebSocket): CallSession {
-    return new CallSession(socket, {
-      config: this.config,
-      events: this.events,
-      tools: this.tools,
-      registry: this.registry,
-      sessionConfig: this.sessionConfig,
-    });
+  create(socket: WebSocket): Call {
+    const { config, events, tools, registry, sessionConfig, dialer } = this;
+    return new Call(socket, { config, events, tools, registry, sessionConfig, dialer });
   }
 }

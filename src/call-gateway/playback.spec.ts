@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_PENDING_MARKS, Playback } from './playback';
+
+const ms = (n: number) => n * 8; // bytes of mu-law for n ms
+
+describe('Playback', () => {
+  it('names each mark with its generation, the item and its cumulative ms', () => {
+    const p = new Playback();
+    expect(p.audioSent('item_a', ms(100), 0)).toBe('1:item_a:100');
+    expect(p.audioSent('item_a', ms(60), 1)).toBe('1:item_a:160');
+    expect(p.pendingMarks).toBe(2);
+  });
+
+  it('extrapolates from the last echoed mark, capped at what was sent', () => {
+    const p = new Playback();
+    p.audioSent('item_a', ms(1000), 0); // all sent at once, far ahead of playback
+    expect(p.playedMs(300)).toBe(300);
+    expect(p.playedMs(5000)).toBe(1000);
+    const m = p.audioSent('item_a', ms(200), 10);
+    // Playback stalled (network): the echo of the first mark arrives late, re-anchoring the estimate.
+    p.markEchoed('1:item_a:1000', 1500);
+    expect(p.playedMs(1550)).toBe(1050);
+    expect(m).toBe('1:item_a:1200');
+  });
+
+  it('truncates at what the caller heard, not what was sent', () => {
+    const p = new Playback();
+    p.audioSent('item_a', ms(3000), 0);
+    expect(p.markEchoed('unknown', 100)).toBe(false); // ignored
+    expect(p.interrupt(1234)).toEqual([{ itemId: 'item_a', audioEndMs: 1234, sentMs: 3000 }]);
+    // Everything is forgotten: a second speech_started does nothing.
+    expect(p.interrupt(1300)).toEqual([]);
+    expect(p.pendingMarks).toBe(0);
+  });
+
+  it('never truncates an item that finished playing', () => {
+    const p = new Playback();
+    p.audioSent('item_a', ms(500), 0);
+    p.markEchoed('1:item_a:500', 520);
+    expect(p.isPlaying(600)).toBe(false);
+    expect(p.interrupt(600)).toEqual([]);
+  });
+
+  it('does not count idle time between items as playback', () => {
+    const p = new Playback();
+    p.audioSent('item_a', ms(200), 0);
+    p.markEchoed('1:item_a:200', 200);
+    // Ten seconds of silence, then the next answer starts.
+    p.audioSent('item_b', ms(1000), 10_000);
+    expect(p.interrupt(10_250)).toEqual([{ itemId: 'item_b', audioEndMs: 250, sentMs: 1000 }]);
+  });
+
+  it('cuts every item on the phone at its own position: the playing one at what was heard, later ones at 0', () => {
+    const p = new Playback();
+    // A preamble ("let me check", 400 ms) and the answer (2 s), both sent long before they play.
+    p.audioSent('item_pre', ms(400), 0);
+    p.audioSent('item_ans', ms(1000), 5);
+    p.audioSent('item_ans', ms(1000), 10);
+    expect(p.interrupt(250)).toEqual([
+      { itemId: 'item_pre', audioEndMs: 250, sentMs: 400 },
+      { itemId: 'item_ans', audioEndMs: 0, sentMs: 2000 },
+    ]);
+  });
+
+  it('leaves out items that have finished playing when a later one is cut', () => {
+    const p = new Playback();
+    p.audioSent('item_pre', ms(400), 0);
+    p.audioSent('item_ans', ms(1000), 5);
+    p.markEchoed('1:item_pre:400', 400);
+    expect(p.interrupt(700)).toEqual([{ itemId: 'item_ans', audioEndMs: 300, sentMs: 1000 }]);
+  });
+
+  it('recognises the marks a clear echoes as not played: they carry an old generation', () => {
+    const p = new Playback();
+    p.audioSent('item_a', ms(1000), 0);
+    p.interrupt(100);
+    expect(p.markEchoed('1:item_a:1000', 101)).toBe(false);
+    expect(p.playedMs(200)).toBe(0);
+    // The same item and position in the new generation is a different mark.
+    expect(p.audioSent('item_a', ms(1000), 300)).toBe('2:item_a:1000');
+    expect(p.markEchoed('1:item_a:1000', 301)).toBe(false);
+    expect(p.markEchoed('2:item_a:1000', 1300)).toBe(true);
+  });
+});
+
+describe('Playback pending marks', () => {
+  it('passes skipped marks when a later one echoes, and stays bounded over a long answer', () => {
+    const p = new Playback();
+    for (let i = 1; i <= 1000; i++) p.audioSent('item_a', 160, i);
+    expect(p.pendingMarks).toBe(1000);
+    expect(p.markEchoed('1:item_a:40', 100)).toBe(true); // marks 1 and 2 are passed too
+    expect(p.pendingMarks).toBe(998);
+    expect(p.markEchoed('1:item_a:20', 101)).toBe(false); // already passed
+    for (let i = 3; i <= 1000; i++) expect(p.markEchoed(`1:item_a:${i * 20}`, 100 + i)).toBe(true);
+    expect(p.pendingMarks).toBe(0);
+  });
+
+  it('stops adding marks beyond the bound (the next mark covers the audio), and ignores unknown names', () => {
+    const p = new Playback();
+    let named = 0;
+    for (let i = 1; i <= 20_000; i++) if (p.audioSent('item_a', 160, i) !== null) named++;
+    expect(named).toBe(MAX_PENDING_MARKS);
+    expect(p.pendingMarks).toBe(MAX_PENDING_MARKS);
+    // Thousands of unknown names from a misbehaving peer change nothing (each is one map lookup).
+    for (let i = 0; i < 3000; i++) expect(p.markEchoed(`9:nope:${i}`, 0)).toBe(false);
+    expect(p.pendingMarks).toBe(MAX_PENDING_MARKS);
+    // Once the phone catches up, marks flow again.
+    expect(p.markEchoed(`1:item_a:${MAX_PENDING_MARKS * 20}`, 30_000)).toBe(true);
+    expect(p.audioSent('item_a', 160, 30_001)).not.toBeNull();
+  });
+});

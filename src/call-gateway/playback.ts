@@ -1,0 +1,152 @@
+/**
+ * Knows how much of each assistant item the caller has actually heard.
+ *
+ * Twilio plays what we send later than we send it, and echoes each named mark when playback
+ * reaches it. Playback keeps one timeline of the audio queued on the phone since the last
+ * `clear`: an anchor (ms played, at time t) moved by each echoed mark, and extrapolated in real
+ * time between echoes, never past what was sent. Several assistant items can be queued at once (a
+ * spoken preamble, then the answer): each has its place on the timeline, so an interruption cuts
+ * each at its own heard position. Mark names carry a generation, bumped by every `clear`, so the
+ * marks Twilio echoes because of a clear are recognised as not played. Pure logic, no I/O; time
+ * is passed in.
+ */
+
+/** mu-law 8 kHz: 8 bytes per millisecond. */
+export const MULAW_BYTES_PER_MS = 8;
+/** Marks not yet echoed, per call. Beyond this, audio goes without a mark (the next mark covers it). */
+export const MAX_PENDING_MARKS = 1000;
+
+/** An assistant item cut short by an interruption. */
+export interface Cut {
+  itemId: string;
+  /** What the caller heard of that item, in ms (0 for an item playback had not reached). */
+  audioEndMs: number;
+  /** What had been sent of that item, in ms. */
+  sentMs: number;
+}
+
+interface QueuedItem {
+  itemId: string;
+  /** Timeline position where the item's audio starts. */
+  startMs: number;
+  /** ms of the item sent so far (cumulative; names its marks). */
+  sentMs: number;
+}
+
+interface PendingMark {
+  name: string;
+  /** Position of the mark on the timeline. */
+  timelineMs: number;
+}
+
+export class Playback {
+  private generation = 1;
+  /** Items with audio on the phone, oldest first (the last one is the item being sent). */
+  private items: QueuedItem[] = [];
+  /** End of everything queued on the phone, in ms of the timeline. */
+  private queuedMs = 0;
+  private anchorMs = 0;
+  private anchorAt = 0;
+  /** Marks sent and not yet echoed, in sending order (Twilio echoes them in that order). */
+  private marks: PendingMark[] = [];
+  private marksHead = 0;
+  private readonly byName = new Map<string, PendingMark>();
+
+  get pendingMarks(): number {
+    return this.byName.size;
+  }
+
+  /** ms of the timeline played at `now`: the last anchor plus elapsed real time, capped at what is queued. */
+  playedMs(now: number): number {
+    const played = this.anchorMs + (now - this.anchorAt);
+    return played < this.queuedMs ? played : this.queuedMs;
+  }
+
+  /** True while audio is queued on the phone and not played. */
+  isPlaying(now: number): boolean {
+    return this.playedMs(now) < this.queuedMs;
+  }
+
+  /**
+   * Records `bytes` of `itemId`'s audio handed to Twilio; returns the mark name to send after it,
+   * or null when too many marks are pending (a phone that does not echo must not grow memory).
+   */
+  audioSent(itemId: string, bytes: number, now: number): string | null {
+    const played = this.playedMs(now);
+    if (played >= this.queuedMs) {
+      // The phone's queue ran dry: playback of this audio starts now, not when the last mark echoed.
+      this.anchorMs = this.queuedMs;
+      this.anchorAt = now;
+    }
+    const items = this.items;
+    let item = items[items.length - 1];
+    if (item === undefined || item.itemId !== itemId) {
+      // Items that have finished playing are no longer needed (the current one stays).
+      while (items.length > 0 && items[0].startMs + items[0].sentMs <= played) items.shift();
+      item = { itemId, startMs: this.queuedMs, sentMs: 0 };
+      items.push(item);
+    }
+    const ms = bytes / MULAW_BYTES_PER_MS;
+    item.sentMs += ms;
+    this.queuedMs += ms;
+    if (this.byName.size >= MAX_PENDING_MARKS) return null;
+    const mark: PendingMark = { name: `${this.generation}:${itemId}:${Math.round(item.sentMs)}`, timelineMs: this.queuedMs };
+    this.marks.push(mark);
+    this.byName.set(mark.name, mark);
+    return mark.name;
+  }
+
+  /**
+   * A mark came back from Twilio: playback reached it. Marks of an earlier generation (echoed by a
+   * clear) and unknown ones are ignored; O(1) either way. True when it moved playback.
+   */
+  markEchoed(name: string, now: number): boolean {
+    const mark = this.byName.get(name);
+    if (mark === undefined) return false;
+    // Marks echo in order: older ones still pending were passed too.
+    let head = this.marksHead;
+    for (;;) {
+      const passed = this.marks[head++];
+      this.byName.delete(passed.name);
+      if (passed === mark) break;
+    }
+    if (head > 64 && head * 2 > this.marks.length) {
+      this.marks = this.marks.slice(head);
+      head = 0;
+    }
+    this.marksHead = head;
+    this.anchorMs = mark.timelineMs;
+    this.anchorAt = now;
+    return true;
+  }
+
+  /**
+   * The caller started speaking. Returns every item still on the phone, each cut at what the
+   * caller heard of it, and starts a new timeline (the caller must send `clear`). Returns an
+   * empty list and changes nothing when everything has been played.
+   */
+  interrupt(now: number): Cut[] {
+    const played = this.playedMs(now);
+    if (played >= this.queuedMs) return [];
+    const cuts: Cut[] = [];
+    for (const item of this.items) {
+      if (item.startMs + item.sentMs <= played) continue; // finished playing: never truncate it
+      const heard = Math.floor(played - item.startMs);
+      cuts.push({ itemId: item.itemId, audioEndMs: Math.max(0, Math.min(heard, Math.floor(item.sentMs))), sentMs: item.sentMs });
+    }
+    this.reset(now);
+    return cuts;
+  }
+
+  /** Everything queued on the phone is gone (after a `clear`): a new timeline, a new generation of marks. */
+  reset(now: number): void {
+    this.generation++;
+    this.items = [];
+    this.queuedMs = 0;
+    this.anchorMs = 0;
+    this.anchorAt = now;
+    this.marks = [];
+    this.marksHead = 0;
+    this.byName.clear();
+  }
+}

@@ -1,0 +1,67 @@
+// A voice session the test drives: the far side of the engine seam (the network peer, not our
+// code), for unit tests of the model link and the call.
+import type { ModelFailure } from '../../src/openai/model-failure';
+import type { ContextItem, ResponseRequest, VoiceSession, VoiceSessionListener } from '../../src/openai/voice-engine';
+
+export class FakeSession implements VoiceSession {
+  readonly engine = 'realtime' as const;
+  readonly model = 'gpt-realtime-2.1';
+  readonly dialedAt = performance.now();
+  readonly connectMs = 5;
+  ready = false;
+  closed = false;
+  bufferedAmount = 0;
+  answersPings = true;
+  listener: VoiceSessionListener | null = null;
+  readonly sent: (['audio', string] | ['context', ContextItem[]] | ['request', ResponseRequest] | ['tool', string] | ['truncate', string])[] = [];
+  closedByUs = false;
+
+  attach(listener: VoiceSessionListener): void {
+    this.listener = listener;
+  }
+  /** The service confirmed the configuration. */
+  confirm(): void {
+    this.ready = true;
+    this.listener?.onReady();
+  }
+  /** The connection went away (or was refused). */
+  lose(failure: Partial<ModelFailure> = {}): void {
+    this.closed = true;
+    const listener = this.listener;
+    this.listener = null;
+    listener?.onClosed({ code: 1006, reason: 'dropped', opened: true, ...failure });
+  }
+  appendAudio(base64: string): void {
+    this.sent.push(['audio', base64]);
+  }
+  requestResponse(request: ResponseRequest): void {
+    this.sent.push(['request', request]);
+  }
+  truncate(itemId: string, audioEndMs: number): void {
+    this.sent.push(['truncate', `${itemId}@${audioEndMs}`]);
+  }
+  sendToolResult(callId: string): void {
+    this.sent.push(['tool', callId]);
+  }
+  addContext(items: readonly ContextItem[]): void {
+    this.sent.push(['context', [...items]]);
+  }
+  reconfigure(): string | null {
+    return null;
+  }
+  private awaitingPong = false;
+  /** As a real socket: false when the previous ping was never answered. */
+  heartbeat(): boolean {
+    if (this.awaitingPong) return false;
+    this.awaitingPong = !this.answersPings;
+    return true;
+  }
+  abandon(reason: string): void {
+    this.lose({ code: 1006, reason });
+  }
+  close(): void {
+    this.closed = true;
+    this.closedByUs = true;
+    this.listener = null;
+  }
+}
