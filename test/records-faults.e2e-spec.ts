@@ -7,7 +7,7 @@ import { afterEach, describe, vi } from 'vitest';
 import { expect, test, type PlacedCall } from './support/fixture';
 import { scrape, valueOf } from './support/metrics-client';
 import { createTestSchema } from './support/records-db';
-import { chunks, operatorHeaders, testAudio, type TestApp } from './support/test-app';
+import { chunks, markOf, operatorHeaders, testAudio, type TestApp } from './support/test-app';
 
 /** A TCP proxy to `target` that can stop forwarding (stall) or cut every connection and refuse new ones (down). */
 class DatabaseProxy {
@@ -76,7 +76,7 @@ async function talkAndHangUp({ call, model }: PlacedCall, seed: number): Promise
   const heardBefore = call.receivedAudio().length;
   const answer = chunks(testAudio(4800, seed + 1), 960);
   const { itemId } = await model.audioResponse({ chunks: answer, transcript: 'All good on the line.' });
-  await call.waitFor('mark', (m) => m.mark.name === `${itemId}:600`);
+  await call.waitFor('mark', (m) => markOf(m) === `${itemId}:600`);
   expect(call.receivedAudio().subarray(heardBefore).equals(Buffer.concat(answer))).toBe(true);
   expect(call.protocolErrors).toEqual([]);
   call.sendStop();
