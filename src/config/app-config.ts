@@ -392,7 +392,7 @@ export class AppConfig {
   @IsInt()
   @Min(10)
   @Max(60_000)
-  RECORDS_FLUSH_MS: number = 250;
+  RECORDS_FLUSH_MS: number = 1000;
 
   /** A database statement (or connection attempt) taking longer than this counts as failed. */
   @Transform(toInt)
