@@ -146,15 +146,22 @@ export class PostCallWebhook implements OnModuleInit, BeforeApplicationShutdown 
       this.counts.failedAttempts++;
       this.counts.consecutiveFailures++;
       this.lastError = `${entry.callSid}: ${problem}`;
-      if (now.getTime() - entry.createdAt.getTime() >= this.config.POST_CALL_WEBHOOK_MAX_AGE_S * 1000) {
+      const next = nextAttempt(
+        entry.attempts,
+        entry.createdAt.getTime(),
+        now.getTime(),
+        this.config.POST_CALL_WEBHOOK_RETRY_BASE_MS,
+        this.config.POST_CALL_WEBHOOK_MAX_AGE_S,
+      );
+      if (next === 'give-up') {
         await RecordsRepository.markFailed(this.store.db, entry.id, now, problem);
         this.counts.gaveUp++;
         this.metrics.webhook('gave_up');
         this.logger.error(`post-call webhook for ${entry.callSid} given up after ${entry.attempts} attempts: ${problem}`);
         return;
       }
-      const delay = Math.min(MAX_RETRY_DELAY_MS, this.config.POST_CALL_WEBHOOK_RETRY_BASE_MS * 2 ** (entry.attempts - 1));
-      await RecordsRepository.markRetry(this.store.db, entry.id, new Date(now.getTime() + delay), problem);
+      const delay = next - now.getTime();
+      await RecordsRepository.markRetry(this.store.db, entry.id, new Date(next), problem);
       this.metrics.webhook('failed');
       // One line per burst of failures; the counts are in metrics and /health.
       if (this.counts.consecutiveFailures === 1) this.logger.warn(`post-call webhook for ${entry.callSid} failed (${problem}); retrying in ${delay} ms`);
@@ -170,6 +177,18 @@ export class PostCallWebhook implements OnModuleInit, BeforeApplicationShutdown 
     if (this.counts.consecutiveFailures > 0) this.logger.log(`post-call webhook delivering again (${entry.callSid} delivered)`);
     this.counts.consecutiveFailures = 0;
   }
+}
+
+/**
+ * After failed attempt number `attempts` (1 = the first), when to try again (epoch ms): the base
+ * delay doubling per attempt, at most an hour, and never past `maxAgeS` after the call ended —
+ * then the delivery is given up.
+ */
+export function nextAttempt(attempts: number, createdAtMs: number, nowMs: number, baseMs: number, maxAgeS: number): number | 'give-up' {
+  const deadline = createdAtMs + maxAgeS * 1000;
+  if (nowMs >= deadline) return 'give-up';
+  const delay = Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** Math.max(0, attempts - 1));
+  return Math.min(nowMs + delay, deadline);
 }
 
 function describeFetchError(err: unknown): string {
