@@ -1,7 +1,8 @@
 import { Controller, Get, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { DetailsGuard } from './access/dashboard-auth.guard';
+import { ApiDetailsAccess, ApiOptionalDashboardToken } from './api-description';
 import { DashboardAuth } from './access/dashboard-auth.service';
 import { AppConfig } from './config/app-config';
 import { CallRegistry } from './call-gateway/call-registry.service';
@@ -28,10 +29,17 @@ class StatusDto {
 }
 
 class PublicUrlDto {
-  @ApiPropertyOptional({ example: 'https://example.ngrok.app', nullable: true }) publicUrl: string | null;
-  @ApiPropertyOptional({ example: 'https://example.ngrok.app/twiml', nullable: true, description: "Set this as the Twilio number's voice webhook (HTTP POST)" })
+  @ApiProperty({ example: 'https://example.ngrok.app', nullable: true, type: String, description: 'PUBLIC_URL; null while it is unset' })
+  publicUrl: string | null;
+  @ApiProperty({
+    example: 'https://example.ngrok.app/twiml',
+    nullable: true,
+    type: String,
+    description: "Paste this as the Twilio number's voice webhook (A call comes in, HTTP POST)",
+  })
   webhookUrl: string | null;
-  @ApiPropertyOptional({ example: 'wss://example.ngrok.app/ws/call', nullable: true }) streamUrl: string | null;
+  @ApiProperty({ example: 'wss://example.ngrok.app/ws/call', nullable: true, type: String, description: 'The media stream URL the TwiML names' })
+  streamUrl: string | null;
 }
 
 @ApiTags('status')
@@ -45,6 +53,7 @@ export class AppController {
   ) {}
 
   @Get()
+  @ApiOptionalDashboardToken()
   @ApiOperation({
     summary:
       'Service status, and what to fix: missing variables, a refused OpenAI key, unsafe settings. Production: status only, unless the dashboard token is sent',
@@ -73,9 +82,8 @@ export class AppController {
 
   @Get('public-url')
   @UseGuards(DetailsGuard)
-  @ApiBearerAuth()
-  @ApiUnauthorizedResponse({ description: 'Production only: the dashboard token is required' })
-  @ApiOperation({ summary: 'The public URLs Twilio uses' })
+  @ApiDetailsAccess()
+  @ApiOperation({ summary: 'The public URLs Twilio uses: the webhook to paste in the Twilio console, and the stream URL' })
   @ApiOkResponse({ type: PublicUrlDto })
   publicUrl(): PublicUrlDto {
     return {

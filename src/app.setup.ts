@@ -2,8 +2,9 @@ import { type INestApplication, ValidationPipe } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
 import { AppConfig } from './config/app-config';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { Response } from 'express';
+import { SwaggerModule } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from 'nestjs-pino';
 import type { Server } from 'node:http';
@@ -11,9 +12,16 @@ import { AppWsAdapter } from './app-ws.adapter';
 import { docsAccess } from './access/docs-access.middleware';
 import { DashboardAuth } from './access/dashboard-auth.service';
 import { TwilioWebhookGate } from './twiml/twilio-webhook.gate';
+import { apiDescription } from './api-description';
 
 /** The dashboard page: plain files, no build step. Two levels up from both src/ and dist/. */
 export const DASHBOARD_DIR = join(__dirname, '..', 'public', 'dashboard');
+
+/**
+ * The AsyncAPI document of the WebSockets, generated from the message types (npm run docs:asyncapi).
+ * Read on request, not at start: a deployment without docs/ loses the document, not its calls.
+ */
+export const ASYNCAPI_FILE = join(__dirname, '..', 'docs', 'asyncapi.json');
 
 /** The page may talk to its own origin only (API and socket); nothing is loaded from elsewhere. */
 const DASHBOARD_HEADERS = {
@@ -50,22 +58,22 @@ export function setupApp(app: INestApplication): INestApplication {
       for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) res.setHeader(name, value);
     },
   });
+  // /docs/asyncapi.json is under /docs: the same access rule covers it.
   app.use(['/docs', '/docs-json', '/docs-yaml'], docsAccess(app.get(DashboardAuth)));
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Voice agent backend')
-      .setDescription(
-        'Answers Twilio calls and bridges them to the OpenAI Realtime API. WebSockets (not shown): ' +
-          '`/ws/call` (Twilio Media Streams), `/ws/logs` (dashboard: events as `{v:1,type,callSid,ts,...}`, commands; see the README). ' +
-          'The operator page is at `/dashboard`.',
-      )
-      .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The dashboard token: DASHBOARD_TOKEN, or the one printed at start' })
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document);
+  http.getHttpAdapter().getInstance().get('/docs/asyncapi.json', serveAsyncApi);
+  SwaggerModule.setup('docs', app, SwaggerModule.createDocument(app, apiDescription()));
   return app;
+}
+
+function serveAsyncApi(_req: Request, res: Response): void {
+  let document: string;
+  try {
+    document = readFileSync(ASYNCAPI_FILE, 'utf8');
+  } catch {
+    res.status(404).json({ statusCode: 404, error: 'Not Found', message: 'docs/asyncapi.json is not deployed with this server' });
+    return;
+  }
+  res.type('application/json').send(document);
 }
 
 /**

@@ -139,7 +139,7 @@ describe('GET/PUT /session-config', () => {
     expect(Object.keys(path).sort()).toEqual(['get', 'put']);
     expect(path.put.requestBody.content['application/json'].schema.$ref).toMatch(/SessionConfigUpdateDto$/);
     expect(path.put.responses).toHaveProperty('400');
-    expect(path.get.security).toEqual([{ bearer: [] }]);
+    expect(path.get.security).toEqual([{ dashboardToken: [] }]);
     expect(doc.components.schemas.TurnDetectionDto.properties.threshold).toMatchObject({ minimum: 0, maximum: 1 });
   });
 });

@@ -37,6 +37,22 @@ export type CallEndReason =
   | 'shutdown'
   | 'internal-error'; // a bug while handling this call's messages (logged with its stack)
 
+/** Every end reason at run time (for the API description); a Record, so none can be left out. */
+const END_REASONS: Record<CallEndReason, true> = {
+  'caller-hung-up': true,
+  'twilio-disconnected': true,
+  'agent-ended': true,
+  'model-unavailable': true,
+  'media-timeout': true,
+  'max-duration': true,
+  backpressure: true,
+  'protocol-error': true,
+  operator: true,
+  shutdown: true,
+  'internal-error': true,
+};
+export const CALL_END_REASONS = Object.keys(END_REASONS) as CallEndReason[];
+
 export type ModelStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed';
 
 /** Which voice API a call talks to. */
@@ -45,8 +61,9 @@ export type VoiceEngineName = 'realtime' | 'live';
 /**
  * What happens in a call, in our own stable vocabulary (not raw OpenAI event names).
  * Published on the CallEventBus; the logs gateway, metrics and history read them.
- * Never published per audio frame. This is the dashboard contract (README, "Call events"):
- * add fields freely, but renaming or removing one needs a new envelope version.
+ * Never published per audio frame. This is the dashboard contract (docs/asyncapi.json is
+ * generated from it: run `npm run docs:asyncapi` after a change): add fields freely, but renaming
+ * or removing one needs a new envelope version.
  */
 export type CallEventBody =
   | {
@@ -118,6 +135,24 @@ export type CallEventBody =
   | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string }
   /** The price of the response just reported by `usage` (same responseId), and of the call so far. */
   | ({ type: 'cost'; responseId: string; model: string } & CallCost);
+
+/** Every call event type at run time (for the API description); a Record, so none can be left out. */
+const EVENT_TYPES: Record<CallEventBody['type'], true> = {
+  'call.started': true,
+  'call.ended': true,
+  'model.status': true,
+  'transcript.delta': true,
+  'transcript.done': true,
+  barge_in: true,
+  'function_call.started': true,
+  'function_call.finished': true,
+  dtmf: true,
+  usage: true,
+  latency: true,
+  error: true,
+  cost: true,
+};
+export const CALL_EVENT_TYPES = Object.keys(EVENT_TYPES) as CallEventBody['type'][];
 
 export type CallEvent = CallEventBody & { callSid: string; ts: string };
 

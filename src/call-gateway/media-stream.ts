@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import WebSocket, { type RawData } from 'ws';
 import { isCallSid, isStreamSid } from './twilio-ids';
-import { parseTwilioMessage, type TwilioStart } from './twilio-messages';
+import { parseTwilioMessage, type TwilioClear, type TwilioStart } from './twilio-messages';
 
 /** WebSocket close codes we use on the Twilio socket. */
 export const CloseCode = {
@@ -176,10 +176,11 @@ export class MediaStream {
     this.state = 'started';
     this.callSid = start.callSid;
     this.streamSid = start.streamSid;
+    // Built once per stream: TwilioOutboundMedia and TwilioOutboundMark up to their last field.
     const sid = JSON.stringify(this.streamSid);
     this.mediaPrefix = '{"event":"media","streamSid":' + sid + ',"media":{"payload":';
     this.markPrefix = '{"event":"mark","streamSid":' + sid + ',"mark":{"name":';
-    this.clearMessage = '{"event":"clear","streamSid":' + sid + '}';
+    this.clearMessage = JSON.stringify({ event: 'clear', streamSid: this.streamSid } satisfies TwilioClear);
     this.listener?.onStart({ callSid: start.callSid, streamSid: start.streamSid, parameters });
   }
 

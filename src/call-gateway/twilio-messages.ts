@@ -3,45 +3,99 @@
  * one JSON.parse, cheap shape guards, no class-validator per frame.
  */
 
+// Fields we never read are typed too (optional): these types are also the published contract of
+// /ws/call (docs/asyncapi.json is generated from them by `npm run docs:asyncapi`).
+
+/** The first message on a new stream. */
 export interface TwilioConnected {
   event: 'connected';
+  /** "Call" */
   protocol?: string;
+  /** "1.0.0" */
   version?: string;
 }
+/** The stream's metadata; must arrive before any media. `customParameters` carry the TwiML's <Parameter>s (our stream token). */
 export interface TwilioStart {
   event: 'start';
+  /** Numbers arrive as strings. */
+  sequenceNumber?: string;
   streamSid: string;
   start: {
     streamSid: string;
     accountSid: string;
     callSid: string;
+    /** ["inbound"]: with <Connect>, only the caller's audio comes in. */
     tracks?: string[];
     customParameters?: Record<string, string>;
+    /** audio/x-mulaw, 8000 Hz, 1 channel. */
     mediaFormat?: { encoding: string; sampleRate: number; channels: number };
   };
 }
+/** 20 ms (160 bytes) of the caller's audio, mu-law 8 kHz, base64. */
 export interface TwilioMedia {
   event: 'media';
+  sequenceNumber?: string;
   streamSid: string;
-  media: { track?: string; chunk?: string; timestamp?: string; payload: string };
+  media: {
+    track?: string;
+    chunk?: string;
+    /** Milliseconds since the stream started, as a string. */
+    timestamp?: string;
+    /** Base64 mu-law; at most 16 KiB of base64 text. */
+    payload: string;
+  };
 }
+/** The echo of a mark we sent: playback reached it (or `clear` emptied the buffer before it). */
 export interface TwilioMark {
   event: 'mark';
+  sequenceNumber?: string;
   streamSid: string;
   mark: { name: string };
 }
+/** A key the caller pressed. */
 export interface TwilioDtmf {
   event: 'dtmf';
+  sequenceNumber?: string;
   streamSid: string;
-  dtmf: { track?: string; digit: string };
+  dtmf: {
+    track?: string;
+    /** @pattern ^[0-9*#A-D]$ */
+    digit: string;
+  };
 }
+/** The stream ended: the caller hung up, or the call moved on. */
 export interface TwilioStop {
   event: 'stop';
+  sequenceNumber?: string;
   streamSid: string;
   stop?: { accountSid?: string; callSid?: string };
 }
 
+/** Every message Twilio sends on the stream. */
 export type TwilioInbound = TwilioConnected | TwilioStart | TwilioMedia | TwilioMark | TwilioDtmf | TwilioStop;
+
+/** Assistant audio for the caller, mu-law 8 kHz, base64; Twilio queues it and plays it in order. */
+export interface TwilioOutboundMedia {
+  event: 'media';
+  streamSid: string;
+  media: { payload: string };
+}
+/**
+ * Sent after each audio chunk; Twilio echoes it when playback reaches it. Named
+ * `{generation}:{itemId}:{cumulative ms of that item sent}`, so an echo says what the caller heard.
+ */
+export interface TwilioOutboundMark {
+  event: 'mark';
+  streamSid: string;
+  mark: { name: string };
+}
+/** Empties Twilio's playback buffer at once (barge-in); Twilio then echoes every pending mark. */
+export interface TwilioClear {
+  event: 'clear';
+  streamSid: string;
+}
+/** Every message we send on the stream (MediaStream writes them; the hot path builds them from prefixes). */
+export type TwilioOutbound = TwilioOutboundMedia | TwilioOutboundMark | TwilioClear;
 
 /** Why a frame was refused; the session counts these and decides whether to close. */
 export type TwilioParseError = 'malformed-json' | 'unknown-event' | 'invalid-shape' | 'invalid-payload';

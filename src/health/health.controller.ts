@@ -1,14 +1,21 @@
 import { Controller, Get, Req, ServiceUnavailableException, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, MemoryHealthIndicator, type HealthCheckResult } from '@nestjs/terminus';
 import type { Request } from 'express';
 import { DetailsGuard } from '../access/dashboard-auth.guard';
+import { ApiDetailsAccess, ApiOptionalDashboardToken } from '../api-description';
+import { HealthResultDto } from './health.dto';
 import { DashboardAuth } from '../access/dashboard-auth.service';
 import { CallsHealthIndicator } from './calls.health';
 import { ProcessHealthIndicator } from './process.health';
 import { RecordsHealthIndicator } from './records.health';
 
 const HEAP_LIMIT_BYTES = 1536 * 1024 * 1024;
+
+/** Terminus' decorator without its generic Swagger schema (ours is HealthResultDto); it keeps no-cache. */
+const Check = () => HealthCheck({ noCache: true, swaggerDocumentation: false });
+const Healthy = (description: string) => ApiOkResponse({ type: HealthResultDto, description });
+const Unhealthy = (description: string) => ApiServiceUnavailableResponse({ type: HealthResultDto, description });
 
 @ApiTags('health')
 @Controller('health')
@@ -23,10 +30,11 @@ export class HealthController {
   ) {}
 
   @Get()
-  @HealthCheck()
+  @Check()
   @UseGuards(DetailsGuard)
-  @ApiBearerAuth()
-  @ApiUnauthorizedResponse({ description: 'Production only: the dashboard token is required for details' })
+  @ApiDetailsAccess()
+  @Healthy('Every check is up or degraded (`status` ok or degraded)')
+  @Unhealthy('A check is down: `error` names it (e.g. config: missing variables; drain: shutting down)')
   @ApiOperation({
     summary: 'Everything, with details: 503 unless configured, below capacity, not draining, event loop responsive and heap in bounds',
     description:
@@ -51,7 +59,9 @@ export class HealthController {
   }
 
   @Get('live')
-  @HealthCheck()
+  @Check()
+  @ApiOptionalDashboardToken()
+  @Healthy('The process answers. Production without the dashboard token: `{"status":"ok"}` only')
   @ApiOperation({
     summary: 'Liveness: 200 whenever the process can answer (restart it if this fails). Production: status only, unless the dashboard token is sent',
   })
@@ -60,7 +70,10 @@ export class HealthController {
   }
 
   @Get('ready')
-  @HealthCheck()
+  @Check()
+  @ApiOptionalDashboardToken()
+  @Healthy('New calls can be taken here. Production without the dashboard token: `{"status":"ok"}` only')
+  @Unhealthy('Not configured, draining, at capacity or the event loop stalled. Production without the dashboard token: `{"status":"error"}` only')
   @ApiOperation({
     summary:
       'Readiness: 200 when new calls can be taken here (configured, not draining, below capacity, event loop not stalled), else 503. Production: status only, unless the dashboard token is sent',

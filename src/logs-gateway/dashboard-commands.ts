@@ -1,6 +1,47 @@
-// What a dashboard may send on /ws/logs: one union type and one hand-written parser with cheap
-// guards. The configuration payload is checked later against the same DTO as PUT /session-config.
+// What a dashboard may send on /ws/logs: the commands as sent (the published contract,
+// docs/asyncapi.json, is generated from DashboardCommandMessage), the same commands as parsed, and
+// one hand-written parser with cheap guards. The configuration payload is checked later against
+// the same DTO as PUT /session-config.
+import type { SessionConfigUpdateDto } from './session-config.dto';
 
+/**
+ * Echoed in the reply, so a client can match it to its command.
+ * @pattern ^[\w.:-]{1,64}$
+ */
+export type CommandId = string;
+/**
+ * A Twilio CallSid.
+ * @pattern ^[A-Za-z0-9_-]{1,64}$
+ */
+export type CommandCallSid = string;
+
+/** A command as a dashboard sends it: one JSON text frame. */
+export type DashboardCommandMessage =
+  /** Watch one call, or every call (callSid null or absent); answered with command.ok, then a fresh snapshot. */
+  | { type: 'subscribe'; id?: CommandId; callSid?: CommandCallSid | null }
+  /**
+   * Change the saved configuration for new calls (no callSid), or one live call now (its callSid: a
+   * session.update naming only the given fields; a new voice is refused once the assistant has spoken).
+   */
+  | { type: 'config.update'; id?: CommandId; callSid?: CommandCallSid | null; config: SessionConfigUpdateDto }
+  /** Settle a running function call with this output: JSON is sent to the model as is, plain text as {"answer": "…"}. */
+  | {
+      type: 'function_call.answer';
+      id?: CommandId;
+      callSid: CommandCallSid;
+      /** @pattern ^[\w.:-]{1,128}$ */
+      callId: string;
+      /**
+       * Not blank.
+       * @minLength 1
+       * @maxLength 8000
+       */
+      output: string;
+    }
+  /** End the call cleanly (call.ended reason `operator`; Twilio then hangs up without the apology). */
+  | { type: 'call.hangup'; id?: CommandId; callSid: CommandCallSid };
+
+/** The commands as parsed: absent ids and call SIDs are null, the configuration not yet validated. */
 export type DashboardCommand =
   /** Watch every call (callSid null) or one; answered with a fresh snapshot. */
   | { type: 'subscribe'; id: string | null; callSid: string | null }
@@ -19,17 +60,19 @@ export interface CommandParseError {
   type: string | null;
 }
 
+// The same rules are written as @pattern/@maxLength in DashboardCommandMessage for the published
+// contract; test/asyncapi.e2e-spec.ts checks that both say the same.
 export const MAX_ANSWER_CHARS = 8000;
-const ID = /^[\w.:-]{1,64}$/;
-const SID = /^[A-Za-z0-9_-]{1,64}$/;
-const CALL_ID = /^[\w.:-]{1,128}$/;
+export const COMMAND_ID = /^[\w.:-]{1,64}$/;
+export const COMMAND_CALL_SID = /^[A-Za-z0-9_-]{1,64}$/;
+export const FUNCTION_CALL_ID = /^[\w.:-]{1,128}$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function isCallSid(value: unknown): value is string {
-  return typeof value === 'string' && SID.test(value);
+  return typeof value === 'string' && COMMAND_CALL_SID.test(value);
 }
 
 export function parseDashboardCommand(text: string): DashboardCommand | CommandParseError {
@@ -40,7 +83,7 @@ export function parseDashboardCommand(text: string): DashboardCommand | CommandP
     return { error: 'not JSON', id: null, type: null };
   }
   if (!isRecord(message)) return { error: 'expected a JSON object', id: null, type: null };
-  const id = typeof message.id === 'string' && ID.test(message.id) ? message.id : null;
+  const id = typeof message.id === 'string' && COMMAND_ID.test(message.id) ? message.id : null;
   const type = typeof message.type === 'string' ? message.type.slice(0, 64) : null;
   const fail = (error: string): CommandParseError => ({ error, id, type });
   if (message.id !== undefined && id === null) return fail('id must be a string of 1-64 letters, digits, "_", ".", ":" or "-"');
@@ -59,7 +102,7 @@ export function parseDashboardCommand(text: string): DashboardCommand | CommandP
     }
     case 'function_call.answer': {
       if (!isCallSid(message.callSid)) return fail('callSid is required');
-      if (typeof message.callId !== 'string' || !CALL_ID.test(message.callId)) return fail('callId is required');
+      if (typeof message.callId !== 'string' || !FUNCTION_CALL_ID.test(message.callId)) return fail('callId is required');
       const output = message.output;
       if (typeof output !== 'string' || output.trim() === '') return fail('output must be a non-empty string');
       if (output.length > MAX_ANSWER_CHARS) return fail(`output must be at most ${MAX_ANSWER_CHARS} characters`);

@@ -6,11 +6,19 @@ import { CallEventBus, type CallEvent } from '../call-gateway/call-events';
 import { OperatorDesk } from '../tools/operator-desk.service';
 import { DashboardAuth } from '../access/dashboard-auth.service';
 import { isCallSid, parseDashboardCommand, type DashboardCommand } from './dashboard-commands';
+import {
+  envelope,
+  LOG_EVENT_VERSION,
+  type CommandErrorMessage,
+  type CommandOkMessage,
+  type DashboardCallEvent,
+  type DashboardServerMessage,
+  type SnapshotMessage,
+} from './dashboard-messages';
 import { LiveCallsStore } from './live-calls.store';
 import { OperatorCommandsService, type CommandOutcome } from './operator-commands.service';
 
-/** Version of the JSON envelope sent to dashboards (README, "The dashboard socket"). */
-export const LOG_EVENT_VERSION = 1;
+export { LOG_EVENT_VERSION };
 /** A dashboard this far behind (bytes queued for it) is dropped; calls never wait for it. */
 export const MAX_CLIENT_BUFFER = 1024 * 1024;
 export const CLOSE_TOO_SLOW = 4008;
@@ -90,13 +98,14 @@ export class LogsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCon
     let message: string | undefined;
     for (const [client, watcher] of this.clients) {
       if (watcher.callSid !== null && watcher.callSid !== event.callSid) continue;
-      message ??= JSON.stringify({ v: LOG_EVENT_VERSION, ...event });
+      message ??= JSON.stringify({ v: LOG_EVENT_VERSION, ...event } satisfies DashboardCallEvent);
       this.send(client, watcher, message);
     }
   }
 
   private sendSnapshot(client: WebSocket, watcher: Watcher, id: string | null): void {
-    const message = this.envelope('snapshot', watcher.callSid, { id, calls: this.calls.snapshot(watcher.callSid) });
+    const snapshot: SnapshotMessage = { ...envelope(watcher.callSid), type: 'snapshot', id, calls: this.calls.snapshot(watcher.callSid) };
+    const message = JSON.stringify(snapshot);
     // A late joiner's snapshot can be large: it gets room on top of the usual bound.
     watcher.limit = MAX_CLIENT_BUFFER + message.length;
     this.send(client, watcher, message);
@@ -105,15 +114,15 @@ export class LogsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCon
   private async onMessage(client: WebSocket, data: Buffer, isBinary: boolean): Promise<void> {
     const watcher = this.clients.get(client);
     if (!watcher) return;
-    if (isBinary) return this.reply(client, null, { type: 'command.error', id: null, command: null, message: 'commands are JSON text frames' });
+    if (isBinary) return this.reply(client, { ...envelope(null), type: 'command.error', id: null, command: null, message: 'commands are JSON text frames' });
     const command = parseDashboardCommand(data.toString());
     if ('error' in command) {
-      return this.reply(client, null, { type: 'command.error', id: command.id, command: command.type, message: command.error });
+      return this.reply(client, { ...envelope(null), type: 'command.error', id: command.id, command: command.type, message: command.error });
     }
     if (command.type === 'subscribe') {
       // Synchronous with the filter change, like the first snapshot.
       watcher.callSid = command.callSid;
-      this.reply(client, command.callSid, { type: 'command.ok', id: command.id, command: command.type });
+      this.reply(client, { ...envelope(command.callSid), type: 'command.ok', id: command.id, command: command.type });
       return this.sendSnapshot(client, watcher, command.id);
     }
     let outcome: CommandOutcome;
@@ -124,10 +133,11 @@ export class LogsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCon
       outcome = { ok: false, message: 'internal error' };
     }
     if (outcome.ok) this.audit(command);
-    const body = outcome.ok
-      ? { type: 'command.ok', id: command.id, command: command.type, ...outcome.result }
-      : { type: 'command.error', id: command.id, command: command.type, message: outcome.message, ...(outcome.errors && { errors: outcome.errors }) };
-    this.reply(client, command.callSid, body);
+    const head = envelope(command.callSid);
+    const reply: CommandOkMessage | CommandErrorMessage = outcome.ok
+      ? { ...head, type: 'command.ok', id: command.id, ...outcome.result }
+      : { ...head, type: 'command.error', id: command.id, command: command.type, message: outcome.message, ...(outcome.errors && { errors: outcome.errors }) };
+    this.reply(client, reply);
   }
 
   /** Operators change what callers hear: say who did what (never with the token). */
@@ -138,15 +148,10 @@ export class LogsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCon
     else this.logger.log(`operator hung up ${target}`);
   }
 
-  private reply(client: WebSocket, callSid: string | null, body: { type: string } & Record<string, unknown>): void {
+  private reply(client: WebSocket, message: DashboardServerMessage): void {
     const watcher = this.clients.get(client);
     if (!watcher) return;
-    const { type, ...fields } = body;
-    this.send(client, watcher, this.envelope(type, callSid, fields));
-  }
-
-  private envelope(type: string, callSid: string | null, fields: Record<string, unknown>): string {
-    return JSON.stringify({ v: LOG_EVENT_VERSION, type, callSid, ts: new Date().toISOString(), ...fields });
+    this.send(client, watcher, JSON.stringify(message));
   }
 
   private send(client: WebSocket, watcher: Watcher, message: string): void {

@@ -5,9 +5,10 @@ import { AppConfig, REALTIME_VOICES } from '../config/app-config';
 import { SessionConfigService, type AgentSettings } from '../openai/session-config.service';
 import { ToolRegistry } from '../tools/tool-registry.service';
 import type { DashboardCommand } from './dashboard-commands';
+import type { CommandResult } from './dashboard-messages';
 import { SessionConfigDto, SessionConfigUpdateDto, TurnDetectionDto } from './session-config.dto';
 
-export type CommandOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; message: string; errors?: string[] };
+export type CommandOutcome = { ok: true; result: CommandResult } | { ok: false; message: string; errors?: string[] };
 
 /**
  * What an operator can do, for the socket and the HTTP API alike: read and change the agent
@@ -65,7 +66,7 @@ export class OperatorCommandsService {
   async run(command: DashboardCommand): Promise<CommandOutcome> {
     switch (command.type) {
       case 'subscribe':
-        return { ok: true, result: { callSid: command.callSid } };
+        return { ok: true, result: { command: 'subscribe' } };
       case 'config.update':
         return this.updateConfig(command.config, command.callSid);
       case 'function_call.answer': {
@@ -74,13 +75,13 @@ export class OperatorCommandsService {
         if (!session.answerFunctionCall(command.callId, asJsonOutput(command.output))) {
           return { ok: false, message: `no running function call ${command.callId} in call ${command.callSid}` };
         }
-        return { ok: true, result: { callSid: command.callSid, callId: command.callId } };
+        return { ok: true, result: { command: 'function_call.answer', callId: command.callId } };
       }
       case 'call.hangup': {
         const session = this.registry.get(command.callSid);
         if (!session) return { ok: false, message: `no live call ${command.callSid}` };
         session.end('operator');
-        return { ok: true, result: { callSid: command.callSid } };
+        return { ok: true, result: { command: 'call.hangup' } };
       }
     }
   }
@@ -91,13 +92,13 @@ export class OperatorCommandsService {
     const patch = checked.patch;
     if (callSid === null) {
       this.sessionConfig.update(patch);
-      return { ok: true, result: { config: this.view() } };
+      return { ok: true, result: { command: 'config.update', config: this.view() } };
     }
     const session = this.registry.get(callSid);
     if (!session) return { ok: false, message: `no live call ${callSid}` };
     const refused = session.reconfigure(patch);
     if (refused) return { ok: false, message: refused };
-    return { ok: true, result: { callSid, applied: Object.keys(patch) } };
+    return { ok: true, result: { command: 'config.update', applied: Object.keys(patch) } };
   }
 
   /** Our DTO to the agent settings; turn-detection values left out keep the saved ones. */

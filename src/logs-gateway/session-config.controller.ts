@@ -1,22 +1,13 @@
 import { BadRequestException, Body, Controller, Get, Put, UseGuards } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiBody,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-  ApiUnauthorizedResponse,
-  ApiUnsupportedMediaTypeResponse,
-} from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DashboardAuthGuard } from '../access/dashboard-auth.guard';
+import { ApiDashboardToken, ApiError } from '../api-description';
 import { JsonBodyGuard } from './json-body.guard';
 import { OperatorCommandsService } from './operator-commands.service';
 import { SessionConfigDto, SessionConfigUpdateDto } from './session-config.dto';
 
 @ApiTags('dashboard')
-@ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'The request does not carry the dashboard token as a Bearer token' })
+@ApiDashboardToken()
 @Controller('session-config')
 @UseGuards(DashboardAuthGuard)
 export class SessionConfigController {
@@ -35,8 +26,12 @@ export class SessionConfigController {
   @ApiOperation({ summary: 'Change the saved configuration for new calls; fields left out keep their values (live calls are not changed)' })
   @ApiBody({ type: SessionConfigUpdateDto })
   @ApiOkResponse({ type: SessionConfigDto, description: 'The configuration now saved' })
-  @ApiBadRequestResponse({ description: 'Every problem at once, one message per field, e.g. "turnDetection.threshold must not be greater than 1"' })
-  @ApiUnsupportedMediaTypeResponse({ description: 'The body is not JSON (Content-Type: application/json)' })
+  @ApiError(
+    400,
+    'Every problem at once, one message per field (unknown fields and tools too), e.g. "turnDetection.threshold must not be greater than 1"; or malformed JSON',
+  )
+  @ApiError(413, 'The body is over 64 KB')
+  @ApiError(415, 'The body is not JSON: send Content-Type: application/json')
   // The body is validated by the service (DTO and tool names together), so that every error comes in one answer.
   async put(@Body() body: Record<string, unknown>): Promise<SessionConfigDto> {
     const checked = await this.commands.validate(body);

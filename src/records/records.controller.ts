@@ -10,18 +10,9 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiNoContentResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DashboardAuthGuard } from '../access/dashboard-auth.guard';
+import { ApiDashboardToken, ApiError } from '../api-description';
 import { RecordsRepository, type CallRecord, type CallStats } from './records.repository';
 import { CallEventsDto, CallListDto, CallRecordDto, CallSidParamDto, CallStatsDto, ListCallsQueryDto, StatsQueryDto } from './records.dto';
 import { RecordsStore, StoreUnavailableError } from './records-store.service';
@@ -29,10 +20,12 @@ import type { RecordsDb } from './records-database';
 
 const DEFAULT_STATS_DAYS = 30;
 
+const NOT_FOUND = ApiError(404, 'No record of that call');
+const BAD_SID = ApiError(400, 'sid is not a CallSid (letters, digits, _ or -)');
+
 @ApiTags('call records')
-@ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'The request does not carry the dashboard token as a Bearer token' })
-@ApiServiceUnavailableResponse({ description: 'Records are disabled (RECORDS=off) or the database cannot be reached' })
+@ApiDashboardToken()
+@ApiError(503, 'Records are disabled (RECORDS=off) or the database cannot be reached')
 @Controller()
 @UseGuards(DashboardAuthGuard)
 export class RecordsController {
@@ -41,7 +34,7 @@ export class RecordsController {
   @Get('calls')
   @ApiOperation({ summary: 'Past and live calls, newest first, one page at a time (filters combine)' })
   @ApiOkResponse({ type: CallListDto })
-  @ApiBadRequestResponse({ description: 'A filter is malformed, e.g. "from must be an ISO 8601 date"' })
+  @ApiError(400, 'A filter is malformed, e.g. "from must be an ISO 8601 date", or the cursor is not one this API returned')
   async list(@Query() query: ListCallsQueryDto): Promise<CallListDto> {
     const limit = query.limit ?? 50;
     const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
@@ -66,7 +59,8 @@ export class RecordsController {
   @Get('calls/:sid')
   @ApiOperation({ summary: "One call's record: details, usage and cost, transcript (offsets, interruptions), tool calls and timeline" })
   @ApiOkResponse({ type: CallRecordDto })
-  @ApiNotFoundResponse({ description: 'No record of that call' })
+  @BAD_SID
+  @NOT_FOUND
   async get(@Param() { sid }: CallSidParamDto): Promise<CallRecord> {
     const record = await this.read((db) => RecordsRepository.getCall(db, sid));
     if (!record) throw new NotFoundException(`no record of call ${sid}`);
@@ -76,7 +70,8 @@ export class RecordsController {
   @Get('calls/:sid/events')
   @ApiOperation({ summary: "The call's raw event stream, in order (every call event but transcript deltas)" })
   @ApiOkResponse({ type: CallEventsDto })
-  @ApiNotFoundResponse({ description: 'No record of that call' })
+  @BAD_SID
+  @NOT_FOUND
   async events(@Param() { sid }: CallSidParamDto): Promise<CallEventsDto> {
     const { exists, events } = await this.read(async (db) => ({
       exists: await RecordsRepository.exists(db, sid),
@@ -90,7 +85,8 @@ export class RecordsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Deletes a call and everything recorded under it (transcript, tool calls, events)' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiNotFoundResponse({ description: 'No record of that call' })
+  @BAD_SID
+  @NOT_FOUND
   async delete(@Param() { sid }: CallSidParamDto): Promise<void> {
     const deleted = await this.read((db) => RecordsRepository.deleteCalls(db, { callSid: sid }));
     if (deleted === 0) throw new NotFoundException(`no record of call ${sid}`);
@@ -99,6 +95,7 @@ export class RecordsController {
   @Get('stats')
   @ApiOperation({ summary: 'Totals over a time range (calls, minutes, cost, first-audio latency, barge-ins, failures by reason), and per UTC day' })
   @ApiOkResponse({ type: CallStatsDto })
+  @ApiError(400, 'from or to is not an ISO 8601 date, or from is after to')
   async stats(@Query() query: StatsQueryDto): Promise<CallStats> {
     const to = query.to ?? new Date();
     const from = query.from ?? new Date(to.getTime() - DEFAULT_STATS_DAYS * 86_400_000);

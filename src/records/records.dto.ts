@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsDate, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { CALL_END_REASONS, CALL_EVENT_TYPES } from '../call-gateway/call-events';
 
 const EXAMPLE_SID = 'CA0123456789abcdef0123456789abcdef';
 /** Same rule as the webhook's CallSid. */
@@ -34,7 +35,7 @@ export class ListCallsQueryDto {
   @MaxLength(64)
   number?: string;
 
-  @ApiPropertyOptional({ example: 'caller-hung-up' })
+  @ApiPropertyOptional({ example: 'caller-hung-up', description: `One of ${CALL_END_REASONS.join(', ')}` })
   @IsOptional()
   @IsString()
   @MaxLength(64)
@@ -119,7 +120,8 @@ export class CallSummaryDto {
   @ApiProperty({ example: '2026-12-01T09:30:00.000Z' }) startedAt: string;
   @ApiProperty({ example: '2026-12-01T09:31:04.200Z', nullable: true, type: String, description: 'null while the call is live' }) endedAt: string | null;
   @ApiProperty({ example: 64200, nullable: true, type: Number }) durationMs: number | null;
-  @ApiProperty({ example: 'caller-hung-up', nullable: true, type: String }) endReason: string | null;
+  @ApiProperty({ example: 'caller-hung-up', nullable: true, enum: [...CALL_END_REASONS, null], description: 'null while the call is live' }) endReason:
+    string | null;
   @ApiProperty({ example: null, nullable: true, type: String, description: 'Why a failed call failed, in words' }) endDetail: string | null;
   @ApiProperty({ example: 'realtime', enum: ['realtime', 'live'] }) engine: string;
   @ApiProperty({ example: 'gpt-realtime-2.1' }) model: string;
@@ -166,7 +168,8 @@ export class ToolCallDto {
   @ApiProperty({ example: 'success', enum: ['running', 'success', 'error', 'cancelled'] }) outcome: string;
   @ApiProperty({ example: null, nullable: true, type: String }) error: string | null;
   @ApiProperty({ example: 212, nullable: true, type: Number }) durationMs: number | null;
-  @ApiProperty({ example: 'tool', nullable: true, enum: ['tool', 'operator'] }) answeredBy: string | null;
+  @ApiProperty({ example: 'tool', nullable: true, enum: ['tool', 'operator', null], description: 'null while the tool call is running' }) answeredBy:
+    string | null;
   @ApiProperty({ example: 5300, nullable: true, type: Number }) startMs: number | null;
 }
 
@@ -174,8 +177,20 @@ export class CallEventDto {
   @ApiProperty({ example: 7 }) seq: number;
   @ApiProperty({ example: '2026-12-01T09:30:05.120Z' }) at: string;
   @ApiProperty({ example: 5120, description: "ms since the call's start" }) offsetMs: number;
-  @ApiProperty({ example: 'barge_in', description: 'A call event type (README, "Call events"); transcript deltas are not kept' }) type: string;
-  @ApiProperty({ example: { itemId: 'item_Cx3fP0aQ2w8eVbN1kLmZr', audioEndMs: 1480, sentMs: 3000 }, type: Object }) data: Record<string, unknown>;
+  @ApiProperty({
+    enum: CALL_EVENT_TYPES,
+    example: 'barge_in',
+    description: "A call event type (the dashboard socket's, /docs/asyncapi.json); transcript deltas are not kept",
+  })
+  type: string;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    example: { itemId: 'item_Cx3fP0aQ2w8eVbN1kLmZr', audioEndMs: 1480, sentMs: 3000, items: 1 },
+    description:
+      "The event's own fields, as the dashboard socket sends them without `v`, `type`, `callSid` and `ts`: their shape per type is the payload of that message in /docs/asyncapi.json",
+  })
+  data: Record<string, unknown>;
 }
 
 export class CallRecordDto extends CallSummaryDto {
@@ -214,6 +229,12 @@ export class CallStatsDto {
     description: 'Calls that ended in model-unavailable, backpressure, protocol-error, internal-error, twilio-disconnected or media-timeout',
   })
   failures: number;
-  @ApiProperty({ example: { 'caller-hung-up': 380, 'agent-ended': 34, 'model-unavailable': 6 }, type: Object }) endReasons: Record<string, number>;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: { 'caller-hung-up': 380, 'agent-ended': 34, 'model-unavailable': 6 },
+    description: 'Ended calls by end reason (only the reasons that occurred)',
+  })
+  endReasons: Record<string, number>;
   @ApiProperty({ type: [DayStatsDto] }) days: DayStatsDto[];
 }
