@@ -94,7 +94,7 @@ export interface DialOptions extends WebhookOptions {
   /** Runs after the TwiML answer and before the stream opens (e.g. wait for the pre-dialled model). */
   beforeStream?: () => Promise<void>;
   /** Simulator options (recording, hooks). */
-  simulator?: Pick<TwilioCallOptions, 'record' | 'onMessage' | 'echoMarks'>;
+  simulator?: Pick<TwilioCallOptions, 'record' | 'onMessage' | 'onSend' | 'echoMarks'>;
 }
 
 export interface DialedCall {

@@ -27,6 +27,8 @@ export interface TwilioCallOptions {
   record?: boolean;
   /** Called with every valid app message once the player has handled it, and when it arrived. */
   onMessage?: (message: any, receivedAt: number) => void;
+  /** Called with every JSON message this simulator sends (as Twilio would), before it is sent. */
+  onSend?: (message: object) => void;
 }
 
 // mu-law 8 kHz: one byte per sample, 8 bytes per millisecond; Twilio sends 20 ms frames.
@@ -74,6 +76,7 @@ export class TwilioCallSimulator {
   private readonly echoMarks: boolean;
   private readonly record: boolean;
   private readonly onAppMessage: ((message: any, receivedAt: number) => void) | undefined;
+  private readonly onSend: ((message: object) => void) | undefined;
   private sequence = 0;
   private chunk = 0;
   private inboundBytes = 0;
@@ -104,6 +107,7 @@ export class TwilioCallSimulator {
     this.echoMarks = opts.echoMarks ?? true;
     this.record = opts.record ?? true;
     this.onAppMessage = opts.onMessage;
+    this.onSend = opts.onSend;
     this.received = this.log.items;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', (code, reason) => {
@@ -396,6 +400,8 @@ export class TwilioCallSimulator {
   }
 
   private sendJson(message: object): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.onSend?.(message);
+    this.ws.send(JSON.stringify(message));
   }
 }

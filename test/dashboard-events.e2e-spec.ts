@@ -1,3 +1,4 @@
+import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from 'vitest';
@@ -5,92 +6,30 @@ import { expect, it } from './support/fixture';
 import { LogsClient, type LogEvent } from './support/logs-client';
 import { chunks, markOf, testAudio } from './support/test-app';
 
-/** The documented contract (README, "Call events"): required and optional fields of each call event. */
-const CONTRACT: Record<string, { required: Record<string, string>; optional?: Record<string, string> }> = {
-  'call.started': {
-    required: {
-      streamSid: 'string',
-      from: 'string',
-      to: 'string',
-      direction: 'string',
-      startedAt: 'string',
-      engine: 'string',
-      model: 'string',
-      voice: 'string',
-    },
-  },
-  'call.ended': {
-    required: {
-      reason: 'string',
-      durationMs: 'number',
-      framesIn: 'number',
-      framesOut: 'number',
-      badFrames: 'number',
-      lateDeltasDropped: 'number',
-      firstAudioMs: 'number|null',
-      bargeIns: 'number',
-      reconnects: 'number',
-    },
-    optional: { detail: 'string', audioInMs: 'number', audioOutMs: 'number' },
-  },
-  'model.status': {
-    required: { status: 'string' },
-    optional: {
-      connectMs: 'number',
-      detail: 'string',
-      attempt: 'number',
-      reconnectMs: 'number',
-      heldFrames: 'number',
-      droppedFrames: 'number',
-      problem: 'object',
-    },
-  },
-  'transcript.delta': { required: { role: 'string', itemId: 'string', delta: 'string' } },
-  'transcript.done': { required: { role: 'string', itemId: 'string', text: 'string' } },
-  barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number', items: 'number' } },
-  'function_call.started': { required: { callId: 'string', name: 'string', arguments: 'string' } },
-  'function_call.finished': {
-    required: { callId: 'string', name: 'string', output: 'string', durationMs: 'number', answeredBy: 'string' },
-    optional: { error: 'string' },
-  },
-  dtmf: { required: { digit: 'string' } },
-  usage: {
-    required: {
-      responseId: 'string',
-      status: 'string',
-      model: 'string',
-      inputTokens: 'number',
-      outputTokens: 'number',
-      totalTokens: 'number',
-      inputAudioTokens: 'number',
-      outputAudioTokens: 'number',
-      cachedTokens: 'number',
-    },
-    optional: { cachedAudioTokens: 'number', cachedTextTokens: 'number', billedSeconds: 'number' },
-  },
-  // Published by the records' cost meter after each priced usage (null: the model has no price).
-  cost: { required: { responseId: 'string', model: 'string', usd: 'number|null', totalUsd: 'number|null' } },
-  error: { required: { source: 'string', message: 'string' }, optional: { code: 'string' } },
-  latency: { required: { kind: 'string', ms: 'number' } },
-};
+/**
+ * The one contract of the dashboard socket is the AsyncAPI document (docs/asyncapi.json, generated
+ * from the message types): each call event's payload schema lists its required and optional fields
+ * and their types, and allows no others.
+ */
+const ASYNCAPI = JSON.parse(readFileSync(join(__dirname, '..', 'docs', 'asyncapi.json'), 'utf8'));
+/** The call events the document says the socket sends (besides the snapshot). */
+const CALL_EVENTS: string[] = ASYNCAPI.operations.sendDashboardEvents.messages
+  .map((m: { $ref: string }) => m.$ref.split('/').pop())
+  .filter((key: string) => key !== 'snapshot');
+const ajv = new Ajv({ strict: false, allErrors: true });
+ajv.addSchema(ASYNCAPI, 'asyncapi');
 
 function expectContract(event: LogEvent): void {
-  const spec = CONTRACT[event.type];
-  expect(spec, `undocumented event type ${event.type}`).toBeDefined();
-  const { v, type, callSid, ts, ...fields } = event;
+  expect(CALL_EVENTS, `undocumented event type ${event.type}`).toContain(event.type);
+  const { v, type, callSid, ts } = event;
   expect({ v, type, callSid: typeof callSid, ts }).toEqual({
     v: 1,
     type: event.type,
     callSid: 'string',
     ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
   });
-  const kindOf = (value: unknown) => (value === null ? 'null' : typeof value);
-  for (const [name, kinds] of Object.entries(spec.required)) expect(kinds.split('|'), `${event.type}.${name}`).toContain(kindOf(fields[name]));
-  for (const [name, value] of Object.entries(fields)) {
-    const kinds = spec.required[name] ?? spec.optional?.[name];
-    expect(kinds, `${event.type} has an undocumented field ${name}`).toBeDefined();
-    expect(kinds.split('|'), `${event.type}.${name}`).toContain(kindOf(value));
-  }
+  const validate = ajv.getSchema(`asyncapi#/components/messages/${event.type}/payload`)!;
+  expect(validate(event) ? [] : validate.errors, `${event.type}: ${JSON.stringify(event)}`).toEqual([]);
 }
 
 describe('the dashboard socket: events', () => {
@@ -117,18 +56,19 @@ describe('the dashboard socket: events', () => {
     await logs.waitFor('call.ended');
 
     const types = new Set(logs.events.map((e) => e.type));
-    expect([...types].sort()).toEqual(Object.keys(CONTRACT).sort());
+    expect([...types].sort()).toEqual([...CALL_EVENTS].sort());
     for (const event of logs.events) {
       expectContract(event);
       expect(event.callSid).toBe(sid);
     }
+    expect(logs.events.find((e) => e.type === 'call.started')).toMatchObject({ from: '+15551230000', to: '+15559870000', direction: 'inbound' });
     expect(logs.events.find((e) => e.type === 'barge_in')).toMatchObject({ itemId, sentMs: 2000 });
     expect(logs.events.find((e) => e.type === 'usage')).toMatchObject({ status: 'completed', totalTokens: expect.any(Number) });
     expect(logs.events.find((e) => e.type === 'usage')!.totalTokens).toBeGreaterThan(0);
     expect(logs.events.find((e) => e.type === 'function_call.finished')).toMatchObject({ answeredBy: 'tool', error: 'Unknown tool "no_such_tool"' });
-    // Every kind is documented in the README's contract too.
-    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
-    for (const type of Object.keys(CONTRACT)) expect(readme).toContain(`\`${type}\``);
+    // Every kind is described for people too (docs/dashboard.md).
+    const guide = readFileSync(join(__dirname, '..', 'docs', 'dashboard.md'), 'utf8');
+    for (const type of CALL_EVENTS) expect(guide).toContain(`\`${type}\``);
     logs.close();
   });
 
