@@ -42,8 +42,8 @@ function childEnv(env: Record<string, string>, port: number): Record<string, str
   };
 }
 
-function spawnServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnServer(env: Record<string, string>, cwd = ROOT) {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let stdout = '';
   let stderr = '';
@@ -64,12 +64,19 @@ export async function runServerToExit(env: Record<string, string>, timeoutMs = 1
   return { code, stdout: server.stdout(), stderr: server.stderr() };
 }
 
+export interface ServerProcessOptions {
+  /** Where it runs (default: the repository root): its `.env` and `./data` are looked for there. */
+  cwd?: string;
+  /** Only `env`, PATH and PORT, as a user's shell would give (no test defaults: NODE_ENV, RECORDS, …). */
+  bare?: boolean;
+}
+
 /** Runs `node dist/main.js` (built by test/global-setup.ts) like production does, and waits until it answers HTTP. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, opts: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const fullEnv = childEnv(env, port);
+  const fullEnv = opts.bare ? { PATH: process.env.PATH ?? '', PORT: String(port), ...env } : childEnv(env, port);
   const config = loadAppConfig(fullEnv);
-  const { child, exited, output, stdout, stderr } = spawnServer(fullEnv);
+  const { child, exited, output, stdout, stderr } = spawnServer(fullEnv, opts.cwd);
   const httpUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
