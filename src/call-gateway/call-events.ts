@@ -89,7 +89,16 @@ export type CallEventBody =
       answeredBy: 'tool' | 'operator';
     }
   | { type: 'dtmf'; digit: string }
-  | ({ type: 'usage'; responseId: string; status: string; /** The model that produced the response (prices are per model). */ model: string } & ResponseUsage)
+  | ({
+      type: 'usage';
+      /** The response (or, for usage billed by time, the report) this usage is for: unique within the call. */
+      responseId: string;
+      status: string;
+      /** The model the usage is billed for (prices are per model): GPT-Live's seconds name the Live model, its backend's tokens the Responses model. */
+      model: string;
+      /** The engine of the call (optional: older cores did not say). */
+      engine?: VoiceEngineName;
+    } & ResponseUsage)
   /** A latency the caller felt: `first_audio` once per call (stream start → first assistant audio sent), `answer` per turn (caller stopped talking → first audio of the answer sent). */
   | { type: 'latency'; kind: 'first_audio' | 'answer'; ms: number }
   | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string };

@@ -6,7 +6,7 @@ import type { AgentSettings, SessionConfigService } from '../openai/session-conf
 import type { ToolSchema, VoiceSession } from '../openai/voice-engine';
 import { offeredTools } from '../tools/offered-tools';
 import type { ToolRegistry } from '../tools/tool-registry.service';
-import type { CallEndReason, CallEventBody, CallEventBus } from './call-events';
+import type { CallEndReason, CallEventBody, CallEventBus, VoiceEngineName } from './call-events';
 import { CallLogger } from './call-logger';
 import type { CallRegistry } from './call-registry.service';
 import { FunctionCalls } from './function-calls';
@@ -105,6 +105,7 @@ export class Call implements LiveCall {
   /** The one place the lifecycle changes; it publishes what the change means. */
   private moveTo(next: CallState): void {
     const previous = this.lifecycle;
+    if (previous === 'ended') return;
     this.lifecycle = next;
     if (next === 'live') {
       this.wentLive = true;
@@ -129,7 +130,12 @@ export class Call implements LiveCall {
     }
   }
 
-  /** Ends the call and releases everything it holds. Safe to call more than once, from anywhere. */
+  /**
+   * Ends the call and releases everything it holds. Safe to call more than once, from anywhere.
+   * Twilio, the registry and the tools let go at once; `call.ended` waits for the model's last word
+   * (GPT-Live reports the session's final seconds when it closes, bounded by a short wait), so
+   * the call's usage is complete when it ends.
+   */
   end(reason: CallEndReason, detail?: string): void {
     if (this.lifecycle === 'ending' || this.lifecycle === 'ended') return;
     const wasLive = this.lifecycle === 'live';
@@ -138,11 +144,17 @@ export class Call implements LiveCall {
     this.moveTo('ending');
     this.abort.abort();
     this.turns?.close();
-    this.link?.close();
+    let modelDone = this.link === null;
+    let released = false;
+    this.link?.close(() => {
+      modelDone = true;
+      if (released) this.moveTo('ended');
+    });
     this.stream.close(closeCode(reason), reason);
     if (wasLive) this.deps.registry.release(this);
     else this.settleUnstarted();
-    this.moveTo('ended');
+    released = true;
+    if (modelDone) this.moveTo('ended');
   }
 
   private publish(body: CallEventBody): void {
@@ -214,6 +226,9 @@ export class Call implements LiveCall {
     const settings = reserved?.settings ?? this.deps.sessionConfig.current;
     const tools = reserved?.tools ?? offeredTools(this.deps.tools, settings.enabledTools);
     this.voice = settings.voice;
+    const engine = this.deps.dialer.engineFor(settings);
+    this.engine = engine.name;
+    this.model = engine.model;
     this.startedAt = Date.now();
     this.startedPerf = performance.now();
     this.moveTo('live');
@@ -224,6 +239,9 @@ export class Call implements LiveCall {
   private to: string | null = null;
   private direction: string | null = null;
   private voice = '';
+  /** The engine and model this call runs on (fixed for the call: its settings chose them when it was answered). */
+  private engine: VoiceEngineName = 'realtime';
+  private model = '';
 
   private startedEvent(): CallEventBody {
     return {
@@ -233,8 +251,8 @@ export class Call implements LiveCall {
       to: this.to,
       direction: this.direction,
       startedAt: new Date(this.startedAt).toISOString(),
-      engine: 'realtime',
-      model: this.deps.config.OPENAI_MODEL,
+      engine: this.engine,
+      model: this.model,
       voice: this.voice,
     };
   }
@@ -302,9 +320,12 @@ export class Call implements LiveCall {
       },
       onResponseStarted: (responseId) => this.turns!.onResponseStarted(responseId),
       onResponseDone: (done) => {
-        if (done.usage) this.publish({ type: 'usage', responseId: done.responseId, status: done.status, model: this.deps.config.OPENAI_MODEL, ...done.usage });
+        if (done.usage) this.publish({ type: 'usage', responseId: done.responseId, status: done.status, model: this.model, engine: this.engine, ...done.usage });
         this.turns!.onResponseDone(done);
       },
+      // Also while ending: a closing session's final count belongs to this call.
+      onUsage: (report) =>
+        this.publish({ type: 'usage', responseId: report.id, status: report.status, model: report.model, engine: this.engine, ...report.usage }),
       onToolCall: (call) => this.turns!.onToolCall(call),
       onRequestRefused: (ref) => this.turns!.onRequestRefused(ref),
       // Capped: a service (or a proxy) sending megabytes of text must not have them broadcast to every dashboard.

@@ -26,6 +26,7 @@ function setup(options: Partial<ModelLinkOptions> = {}, quiet = () => true) {
     onSpeechStopped: () => undefined,
     onResponseStarted: () => undefined,
     onResponseDone: () => undefined,
+    onUsage: () => undefined,
     onToolCall: () => undefined,
     onRequestRefused: () => undefined,
     onError: () => undefined,
@@ -39,7 +40,7 @@ function setup(options: Partial<ModelLinkOptions> = {}, quiet = () => true) {
   };
   const spec: SessionSpec = {
     callSid: 'CA1',
-    settings: { instructions: 'x', voice: 'marin', turnDetection: { type: 'server_vad' }, enabledTools: null },
+    settings: { engine: 'realtime', instructions: 'x', voice: 'marin', turnDetection: { type: 'server_vad' }, enabledTools: null },
     tools: [],
   };
   const dial = () => {
