@@ -155,7 +155,7 @@ describe('loadAppConfig: what can take real calls must be safe', () => {
     for (const name of ['VOICE_ENGINE', 'LIVE_DELEGATION', 'LIVE_REASONING_EFFORT', 'OPENAI_LIVE_URL: must be ws:// or wss://']) expect(message).toContain(name);
     expect(message).toContain('4 variables');
     // GPT-Live takes the model in session.start: a query string is a mistake (and the service rejects it).
-    expect(() => loadAppConfig({ OPENAI_LIVE_URL: 'wss://api.openai.com/v1/live/sessions?model=gpt-live-1' })).toThrow(/OPENAI_LIVE_URL must have no query string/);
+    expect(() => loadAppConfig({ OPENAI_LIVE_URL: 'wss://api.openai.com/v1/live/sessions?model=gpt-live-1' })).toThrow(/OPENAI_LIVE_URL: must have no query string/);
   });
 
   it('refuses a cleartext GPT-Live URL to another machine in production, warns outside it', () => {

@@ -408,6 +408,8 @@ export class LiveConversation {
   private delegated(event: DelegationCreatedEvent, malformed: (why: string) => void): void {
     const delegation = event.delegation as DelegationCreatedEvent['delegation'] | undefined;
     if (!delegation || typeof delegation.id !== 'string') return malformed('session.delegation.created without a delegation id');
+    // The model acting on what the caller said ends the caller's turn, as an answer does.
+    if (this.user) this.closeUserTurn();
     if (delegation.target === 'client') {
       // Client delegation: the task text is not in the event, and this server has no agent of its own to run it.
       this.send({ type: 'session.thinking.append', delegation_id: delegation.id, content: CLIENT_DELEGATION_NOTE });
