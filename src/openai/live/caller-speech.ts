@@ -26,8 +26,11 @@ export const ONSET_FRAMES = 3;
 export const MIN_SPEECH_RMS = 300;
 /** A voiced frame is this many times (≈ 12 dB) louder than the noise floor. */
 export const FLOOR_MARGIN = 4;
-/** Where the noise floor starts (≈ -50 dBFS): a quiet line; it adapts within a second or two. */
+/** Where the noise floor starts (≈ -50 dBFS): a quiet line, until the first frames say otherwise. */
 export const INITIAL_FLOOR_RMS = 100;
+/** The floor is the quietest frame of the last FLOOR_BLOCKS × FLOOR_BLOCK_FRAMES frames (2 s): speech always has quieter frames between words, steady noise has none. */
+export const FLOOR_BLOCK_FRAMES = 25;
+export const FLOOR_BLOCKS = 4;
 
 const BASE64_VALUES = new Uint8Array(128).fill(255);
 for (let i = 0; i < 64; i++) BASE64_VALUES['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
@@ -68,15 +71,21 @@ export function mulawBase64Rms(base64: string): number {
 }
 
 /**
- * One call's caller-speech state: quiet ⇄ speaking. The floor follows the quietest frames quickly
- * and louder ones slowly (never while the caller talks), so steady line noise or hum is learnt
- * and not taken for speech; an echo of the assistant well below the caller's own level stays
- * under the margin. Pure logic: frames in, changes out.
+ * One call's caller-speech state: quiet ⇄ speaking. The noise floor is tracked by minimum
+ * statistics (the quietest frame of the last two seconds, in or out of speech), so steady line
+ * noise or hum is learnt within two seconds and never keeps a "turn" open, while speech — which
+ * always has quieter frames between words — keeps the floor down. An echo of the assistant well
+ * below the caller's own level stays under the margin. Pure logic: frames in, changes out.
  */
 export class CallerSpeechDetector {
   private speaking = false;
   private voicedRun = 0;
   private quietFrames = 0;
+  /** Minimum of each finished block, oldest first overwritten (ring), and of the block in progress. */
+  private readonly blockMins = new Float64Array(FLOOR_BLOCKS).fill(INITIAL_FLOOR_RMS);
+  private block = 0;
+  private blockFrames = 0;
+  private blockMin = Infinity;
   private floor = INITIAL_FLOOR_RMS;
   private readonly stopFrames: number;
 
@@ -97,10 +106,9 @@ export class CallerSpeechDetector {
   frame(base64: string): SpeechChange {
     const rms = mulawBase64Rms(base64);
     if (Number.isNaN(rms)) return NO_CHANGE;
+    this.track(rms);
     const voiced = rms > MIN_SPEECH_RMS && rms > this.floor * FLOOR_MARGIN;
     if (!this.speaking) {
-      // Down fast (a quieter line is believed at once), up slowly (a loud moment is not noise).
-      this.floor += (rms - this.floor) * (rms < this.floor ? 0.2 : 0.01);
       this.voicedRun = voiced ? this.voicedRun + 1 : 0;
       if (this.voicedRun < ONSET_FRAMES) return NO_CHANGE;
       this.speaking = true;
@@ -112,5 +120,18 @@ export class CallerSpeechDetector {
     this.speaking = false;
     this.voicedRun = 0;
     return SPEECH_STOPPED;
+  }
+
+  private track(rms: number): void {
+    if (rms < this.blockMin) this.blockMin = rms;
+    if (rms < this.floor) this.floor = rms; // a quieter line is believed at once
+    if (++this.blockFrames < FLOOR_BLOCK_FRAMES) return;
+    this.blockMins[this.block] = this.blockMin;
+    this.block = (this.block + 1) % FLOOR_BLOCKS;
+    this.blockFrames = 0;
+    this.blockMin = Infinity;
+    let floor = Infinity;
+    for (let i = 0; i < FLOOR_BLOCKS; i++) if (this.blockMins[i] < floor) floor = this.blockMins[i];
+    this.floor = floor;
   }
 }
