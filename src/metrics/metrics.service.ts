@@ -2,6 +2,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CallEventBus, type CallEvent } from '../call-gateway/call-events';
 import { CallRegistry } from '../call-gateway/call-registry.service';
+import { VOICE_ENGINES } from '../config/app-config';
 import { LegacyLogsGateway, LogsGateway } from '../logs-gateway/logs.gateway';
 import { ToolRegistry } from '../tools/tool-registry.service';
 
@@ -35,6 +36,7 @@ export class MetricsService implements OnModuleDestroy {
   private readonly reconnectTime: Histogram;
   private readonly firstAudio: Histogram;
   private readonly errors: Counter<'source'>;
+  private readonly modelSeconds: Counter<'engine'>;
 
   constructor(events: CallEventBus, calls: CallRegistry, tools: ToolRegistry, dashboards: LogsGateway, legacyDashboards: LegacyLogsGateway) {
     // Every registered tool, offered now or not (ask_operator is offered only while someone watches).
@@ -178,6 +180,14 @@ export class MetricsService implements OnModuleDestroy {
       registers,
     });
 
+    this.modelSeconds = new Counter({
+      name: 'voice_agent_model_seconds_total',
+      help: 'Seconds of model session billed by engines priced by time (GPT-Live: session.usage.updated / session.closed), by engine',
+      labelNames: ['engine'],
+      registers,
+    });
+    for (const engine of VOICE_ENGINES) this.modelSeconds.inc({ engine }, 0);
+
     this.unsubscribe = events.subscribe((event) => this.onEvent(event));
   }
 
@@ -230,6 +240,9 @@ export class MetricsService implements OnModuleDestroy {
         return this.onModelStatus(event);
       case 'error':
         this.errors.inc({ source: event.source });
+        return;
+      case 'usage':
+        if (typeof event.billedSeconds === 'number' && event.billedSeconds > 0) this.modelSeconds.inc({ engine: event.engine ?? 'realtime' }, event.billedSeconds);
         return;
     }
   }

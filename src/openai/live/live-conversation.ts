@@ -163,7 +163,9 @@ export class LiveConversation {
     const change = this.speech.frame(base64);
     if (change === SPEECH_STARTED) {
       this.vadSpeaking = true;
+      // First the barge-in (the call cuts what is on the phone), then the model's finished turn ends.
       if (!this.transcriptSpeaking) this.listener.onSpeechStarted();
+      this.endQuietTurn();
     } else if (change === SPEECH_STOPPED) {
       this.vadSpeaking = false;
       if (!this.transcriptSpeaking) this.listener.onSpeechStopped();
@@ -258,6 +260,7 @@ export class LiveConversation {
 
   private inputTranscript(delta: string): void {
     const now = performance.now();
+    if (!this.user) this.endQuietTurn();
     const turn = this.user ?? this.openUserTurn(now);
     turn.lastAt = now;
     if (turn.text.length < MAX_TEXT) {
@@ -317,6 +320,19 @@ export class LiveConversation {
     if (this.transcriptSpeaking) {
       this.transcriptSpeaking = false;
       if (!this.vadSpeaking) this.listener.onSpeechStopped();
+    }
+  }
+
+  /**
+   * The caller starts a turn while the model's turn is open but its output has stopped: the model
+   * had finished, and its reply will be a new turn. (While output still flows it is talking over
+   * the caller: the turn stays, so the call keeps dropping what it says after a barge-in.)
+   */
+  private endQuietTurn(): void {
+    const turn = this.assistant;
+    if (turn && turn.heard === null && performance.now() - turn.lastAt >= CUT_TURN_GAP_MS) {
+      this.closeAssistantTurn();
+      this.rearmGap();
     }
   }
 
