@@ -50,12 +50,12 @@ async function bootstrap(): Promise<void> {
       logger.log('drained; exiting');
       process.exit(0);
     })().catch((err: unknown) => {
-      logger.error(`shutdown failed: ${(err as Error).message}`);
+      logger.error({ err }, 'shutdown failed');
       process.exit(1);
     });
   };
   // A stray rejection must not take every live call down with the process (Node's default); log it.
-  process.on('unhandledRejection', (reason) => logger.error(`unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`));
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -57,7 +57,7 @@ describe('a call', () => {
 
   it('sends reasoning effort and parallel_tool_calls only when configured, and the service accepts them', async ({ startApp, placeCall }) => {
     const plain = await placeCall(await startApp());
-    const session = (m: typeof plain.model) => (m.received.find((e) => e.type === 'session.update') as { session: Record<string, unknown> }).session;
+    const session = (m: typeof plain.model) => (m.received.find((e) => e.type === 'session.update') as unknown as { session: Record<string, unknown> }).session;
     expect(session(plain.model)).not.toHaveProperty('reasoning');
     expect(session(plain.model)).not.toHaveProperty('parallel_tool_calls');
     plain.call.sendStop();

@@ -129,7 +129,7 @@ export class CallEventBus {
       try {
         listener(event);
       } catch (err) {
-        this.logger.error(`call event listener failed: ${(err as Error).message}`);
+        this.logger.error({ err, event: event.type }, 'a call event listener failed');
       }
     }
   }

@@ -120,7 +120,7 @@ export class LogsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCon
     try {
       outcome = await this.commands.run(command);
     } catch (err) {
-      this.logger.error(`dashboard command ${command.type} failed: ${(err as Error).message}`);
+      this.logger.error({ err, command: command.type }, 'a dashboard command failed');
       outcome = { ok: false, message: 'internal error' };
     }
     if (outcome.ok) this.audit(command);

@@ -3,17 +3,7 @@ import type { CallEventBody } from '../call-gateway/call-events';
 import { ConversationLog } from './conversation-log';
 import { backoffDelay, describeFailure, isRetryable, type ModelFailure, type ModelProblem } from './model-failure';
 import type { AgentSettings } from './session-config.service';
-import type {
-  EngineError,
-  ResponseDone,
-  ResponseRequest,
-  SessionSpec,
-  ToolCall,
-  ToolSchema,
-  UsageReport,
-  VoiceSession,
-  VoiceSessionListener,
-} from './voice-engine';
+import type { ResponseRequest, SessionSpec, ToolSchema, VoiceSession, VoiceSessionListener } from './voice-engine';
 
 export interface ModelLinkOptions {
   /** Consecutive failed attempts before the call is given up. */
@@ -33,20 +23,11 @@ export interface ModelLinkOptions {
   pingIntervalMs: number;
 }
 
-/** What the link tells the call. Everything but the link's own lifecycle comes straight from the session. */
-export interface ModelLinkListener {
-  onAudio(itemId: string, responseId: string, base64: string): void;
-  onTranscriptDelta(role: 'user' | 'assistant', itemId: string, delta: string): void;
-  onTranscriptDone(role: 'user' | 'assistant', itemId: string, text: string): void;
-  onSpeechStarted(): void;
-  onSpeechStopped(): void;
-  onResponseStarted(responseId: string): void;
-  onResponseDone(done: ResponseDone): void;
-  /** Usage of any of the call's sessions (the current one, a standby, one closing after a rollover or the hang-up). */
-  onUsage(report: UsageReport): void;
-  onToolCall(call: ToolCall): void;
-  onRequestRefused(ref: number): void;
-  onError(error: EngineError): void;
+/**
+ * What the link tells the call: the session's own events (except the lifecycle ones the link
+ * handles itself), and the link's lifecycle.
+ */
+export interface ModelLinkListener extends Omit<VoiceSessionListener, 'onReady' | 'onClosed' | 'onConversationItem' | 'onItemHeard'> {
   /** A `model.status` worth publishing. */
   onStatus(status: Extract<CallEventBody, { type: 'model.status' }>): void;
   /** The model can take requests: the first time, and after every restore (context and held audio already sent). */
@@ -135,15 +116,8 @@ export class ModelLink {
    * call must hold its link before hearing that.
    */
   start(predialled?: VoiceSession): void {
-    let session = predialled;
-    if (!session) {
-      try {
-        session = this.dial(this.spec);
-      } catch (err) {
-        this.logger.error({ callSid: this.spec.callSid, err }, 'cannot dial the model');
-        return this.fail({ kind: 'service', message: `cannot dial the model: ${(err as Error).message}` });
-      }
-    }
+    const session = predialled ?? this.dialOrFail();
+    if (!session) return;
     this.setState({ kind: 'connecting', session });
     this.heartbeatTimer = setInterval(() => this.guarded(() => this.heartbeat()), this.options.pingIntervalMs);
     this.heartbeatTimer.unref?.();
@@ -381,18 +355,22 @@ export class ModelLink {
     const state = this.state;
     if (state.kind !== 'reconnecting') return;
     // A session prepared for rollover is as good as a new one, and already on its way.
-    let session = this.rollover.standby;
+    const session = this.rollover.standby ?? this.dialOrFail();
     this.rollover.standby = null;
-    if (!session) {
-      try {
-        session = this.dial(this.spec);
-      } catch (err) {
-        this.logger.error({ callSid: this.spec.callSid, err }, 'cannot dial the model');
-        return this.fail({ kind: 'service', message: `cannot dial the model: ${(err as Error).message}` });
-      }
-    }
+    if (!session) return;
     this.setState({ ...state, session });
     this.use(session);
+  }
+
+  /** Dialling throws only when the server cannot dial at all (no API key): that is a failure for good. */
+  private dialOrFail(): VoiceSession | null {
+    try {
+      return this.dial(this.spec);
+    } catch (err) {
+      this.logger.error({ callSid: this.spec.callSid, err }, 'cannot dial the model');
+      this.fail({ kind: 'service', message: `cannot dial the model: ${(err as Error).message}` });
+      return null;
+    }
   }
 
   private fail(problem: ModelProblem, context?: string): void {

@@ -114,7 +114,7 @@ export interface VoiceSessionListener {
   onSpeechStopped(): void;
   onResponseStarted(responseId: string): void;
   onResponseDone(done: ResponseDone): void;
-  /** Usage not tied to a response's `done`. Delivered even while the session closes (its final count). */
+  /** Usage not tied to a response's `done`. Delivered even while the session closes (its final count); the link forwards it for every session of the call (current, standby, closing). */
   onUsage(report: UsageReport): void;
   onToolCall(call: ToolCall): void;
   /** A response request was refused because another response is active: ask again after it is done. */
