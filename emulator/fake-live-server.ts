@@ -67,7 +67,17 @@ export interface SpeakOptions {
 // Top-level session.start fields GPT-Live defines for a primary WebSocket; anything else is refused.
 const SESSION_KEYS = new Set(['model', 'instructions', 'audio', 'delegation', 'input', 'store', 'client', 'triggers']);
 const AUDIO_KEYS = new Set(['format', 'output']);
-const RESPONSES_KEYS = new Set(['model', 'instructions', 'max_output_tokens', 'parallel_tool_calls', 'reasoning', 'service_tier', 'text', 'tool_choice', 'tools']);
+const RESPONSES_KEYS = new Set([
+  'model',
+  'instructions',
+  'max_output_tokens',
+  'parallel_tool_calls',
+  'reasoning',
+  'service_tier',
+  'text',
+  'tool_choice',
+  'tools',
+]);
 const FUNCTION_TOOL_KEYS = new Set(['type', 'name', 'description', 'parameters', 'strict']);
 const EFFORTS = new Set(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']);
 const VOICES = new Set([
@@ -175,7 +185,11 @@ export class FakeLiveServer {
       // The model goes in session.start; the endpoint takes no query parameters.
       this.refused++;
       return rejectUpgrade(socket, 400, {
-        error: { type: 'invalid_request_error', code: 'unknown_parameter', message: 'GPT-Live sessions take no query parameters: configure them in session.start.' },
+        error: {
+          type: 'invalid_request_error',
+          code: 'unknown_parameter',
+          message: 'GPT-Live sessions take no query parameters: configure them in session.start.',
+        },
       });
     }
     if (this.refusals.length > 0) {
@@ -430,7 +444,11 @@ export class FakeLiveConnection {
     if (this.delegation !== 'responses') throw new Error('fake: delegate() needs Responses delegation');
     const delegationId = realtimeId('dlg');
     const responseId = realtimeId('resp');
-    this.emit({ type: 'session.delegation.created', delegation: { id: delegationId, type: 'delegation', target: 'responses', response_id: responseId }, offset_ms: Math.round(this.timeline) });
+    this.emit({
+      type: 'session.delegation.created',
+      delegation: { id: delegationId, type: 'delegation', target: 'responses', response_id: responseId },
+      offset_ms: Math.round(this.timeline),
+    });
     const model = this.backendModel();
     this.backendEvent(delegationId, { type: 'response.created', sequence_number: 0, response: backendResponse(responseId, model, 'in_progress') });
     const callIds: string[] = [];
@@ -454,7 +472,11 @@ export class FakeLiveConnection {
         item: { ...item, arguments: call.arguments, status: 'completed' },
       });
     });
-    this.backendEvent(delegationId, { type: 'response.completed', sequence_number: 1 + calls.length * 3, response: backendResponse(responseId, model, 'completed', 60) });
+    this.backendEvent(delegationId, {
+      type: 'response.completed',
+      sequence_number: 1 + calls.length * 3,
+      response: backendResponse(responseId, model, 'completed', 60),
+    });
     return { delegationId, responseId, callIds };
   }
 
@@ -465,14 +487,26 @@ export class FakeLiveConnection {
     const item = { type: 'message' as const, id: realtimeId('msg'), role: 'assistant' as const, status: 'in_progress' as const, content: [] };
     this.backendEvent(delegationId, { type: 'response.created', sequence_number: 0, response: backendResponse(responseId, model, 'in_progress') });
     this.backendEvent(delegationId, { type: 'response.output_item.added', sequence_number: 1, output_index: 0, item });
-    this.backendEvent(delegationId, { type: 'response.output_text.delta', sequence_number: 2, output_index: 0, item_id: item.id, content_index: 0, delta: text, logprobs: [] });
+    this.backendEvent(delegationId, {
+      type: 'response.output_text.delta',
+      sequence_number: 2,
+      output_index: 0,
+      item_id: item.id,
+      content_index: 0,
+      delta: text,
+      logprobs: [],
+    });
     this.backendEvent(delegationId, {
       type: 'response.output_item.done',
       sequence_number: 3,
       output_index: 0,
       item: { ...item, status: 'completed', content: [{ type: 'output_text', text, annotations: [] }] },
     });
-    this.backendEvent(delegationId, { type: 'response.completed', sequence_number: 4, response: backendResponse(responseId, model, 'completed', 40 + Math.ceil(text.length / 4)) });
+    this.backendEvent(delegationId, {
+      type: 'response.completed',
+      sequence_number: 4,
+      response: backendResponse(responseId, model, 'completed', 40 + Math.ceil(text.length / 4)),
+    });
     return responseId;
   }
 
@@ -491,7 +525,13 @@ export class FakeLiveConnection {
   }
 
   error(opts: { type?: string; code: string; message: string; param?: string; clientEventId?: string }): void {
-    this.sendError({ type: opts.type ?? 'invalid_request_error', code: opts.code, message: opts.message, param: opts.param, client_event_id: opts.clientEventId });
+    this.sendError({
+      type: opts.type ?? 'invalid_request_error',
+      code: opts.code,
+      message: opts.message,
+      param: opts.param,
+      client_event_id: opts.clientEventId,
+    });
   }
 
   /** The service ends the session: session.closed with its reason and final usage, then the socket closes. */
@@ -541,7 +581,7 @@ export class FakeLiveConnection {
   }
 
   private handle(event: ClientEvent): void {
-    if (event.type === 'session.start') return this.onStart(event as unknown as SessionStartEvent);
+    if (event.type === 'session.start') return this.onStart(event);
     if (!this.started) {
       throw new Refusal('session_not_started', `'${event.type}' before session.started: send session.start first and wait for session.started.`);
     }
@@ -600,7 +640,7 @@ export class FakeLiveConnection {
         delegation: config.delegation ?? { type: 'client' },
         input: config.input,
         store: config.store ?? false,
-      } as SessionResource;
+      };
       this.emit({ type: 'session.started', session: this.session, client_event_id: event.event_id ?? undefined });
       this.log.notify();
       this.expiryTimer = setTimeout(() => this.closeSession('expired'), seconds * 1000);
@@ -626,7 +666,8 @@ export class FakeLiveConnection {
       if (!isRecord(delegation) || delegation.type !== this.delegation) {
         throw new Refusal('immutable_parameter', 'The delegation type cannot change after the session started.', 'session.delegation.type');
       }
-      for (const key of Object.keys(delegation)) if (!['type', 'responses', 'acknowledgement_delay_ms'].includes(key)) throw unknownParameter(`session.delegation.${key}`);
+      for (const key of Object.keys(delegation))
+        if (!['type', 'responses', 'acknowledgement_delay_ms'].includes(key)) throw unknownParameter(`session.delegation.${key}`);
       if (delegation.responses !== undefined) validateResponses(delegation.responses, 'session.delegation.responses', false);
       const current = this.session!.delegation as { type: string; responses?: Record<string, unknown> };
       if (isRecord(delegation.responses) && current.responses) current.responses = { ...current.responses, ...delegation.responses };
@@ -637,7 +678,8 @@ export class FakeLiveConnection {
   private onAppend(event: ClientEventOf<'session.commentary.append' | 'session.thinking.append' | 'session.instructions.append'>): void {
     const raw = event as unknown as Record<string, unknown>;
     for (const key of Object.keys(raw)) if (!['type', 'event_id', 'content', 'delegation_id'].includes(key)) throw unknownParameter(key);
-    if (!('delegation_id' in raw)) throw new Refusal('missing_required_parameter', "Missing required parameter: 'delegation_id' (null for general context).", 'delegation_id');
+    if (!('delegation_id' in raw))
+      throw new Refusal('missing_required_parameter', "Missing required parameter: 'delegation_id' (null for general context).", 'delegation_id');
     const delegationId = raw.delegation_id;
     if (delegationId !== null) {
       if (typeof delegationId !== 'string') throw invalidValue('delegation_id', 'expected a string or null');
@@ -646,7 +688,8 @@ export class FakeLiveConnection {
     }
     const content = raw.content;
     if (typeof content !== 'string' || content.trim() === '') throw invalidValue('content', 'expected non-empty text');
-    if (content.length > MAX_APPEND_TOKENS * CHARS_PER_TOKEN) throw new Refusal('content_too_long', `'content' is limited to ${MAX_APPEND_TOKENS} tokens.`, 'content');
+    if (content.length > MAX_APPEND_TOKENS * CHARS_PER_TOKEN)
+      throw new Refusal('content_too_long', `'content' is limited to ${MAX_APPEND_TOKENS} tokens.`, 'content');
     const type = event.type.slice('session.'.length, -'.append'.length) as 'commentary' | 'thinking' | 'instructions';
     this.appended.push({ type, delegationId, content });
     const start = Math.round(this.timeline);
@@ -705,8 +748,10 @@ export class FakeLiveConnection {
 
 function validateSession(session: Record<string, unknown>): void {
   for (const key of Object.keys(session)) if (!SESSION_KEYS.has(key)) throw unknownParameter(`session.${key}`);
-  if (typeof session.model !== 'string' || session.model === '') throw new Refusal('missing_required_parameter', "Missing required parameter: 'session.model'.", 'session.model');
-  if (!/^gpt-live-/.test(session.model)) throw new Refusal('model_not_found', `The model '${session.model}' does not exist or you do not have access to it.`, 'session.model');
+  if (typeof session.model !== 'string' || session.model === '')
+    throw new Refusal('missing_required_parameter', "Missing required parameter: 'session.model'.", 'session.model');
+  if (!/^gpt-live-/.test(session.model))
+    throw new Refusal('model_not_found', `The model '${session.model}' does not exist or you do not have access to it.`, 'session.model');
   if (session.instructions !== undefined && session.instructions !== null) {
     if (typeof session.instructions !== 'string') throw invalidValue('session.instructions', 'expected a string');
     if (session.instructions.length > MAX_INSTRUCTIONS_TOKENS * CHARS_PER_TOKEN) throw invalidValue('session.instructions', 'longer than 16,384 tokens');
@@ -728,7 +773,8 @@ function validateAudio(audio: unknown): void {
       if (format.rate !== 16000 && format.rate !== 24000) throw invalidValue('session.audio.format.rate', 'audio/pcm supports 16000 or 24000');
     } else if (format.type === 'audio/pcmu' || format.type === 'audio/pcma') {
       // Unlike the Realtime API, G.711 needs its rate stated.
-      if (format.rate === undefined) throw new Refusal('missing_required_parameter', "Missing required parameter: 'session.audio.format.rate'.", 'session.audio.format.rate');
+      if (format.rate === undefined)
+        throw new Refusal('missing_required_parameter', "Missing required parameter: 'session.audio.format.rate'.", 'session.audio.format.rate');
       if (format.rate !== 8000) throw invalidValue('session.audio.format.rate', 'G.711 audio uses 8000 Hz');
     } else throw invalidValue('session.audio.format.type', "expected 'audio/pcm', 'audio/pcmu' or 'audio/pcma'");
   }
@@ -750,7 +796,8 @@ function validateDelegation(delegation: unknown): void {
     return;
   }
   if (delegation.type !== 'responses') throw invalidValue('session.delegation.type', "this fake supports 'client' and 'responses'");
-  for (const key of Object.keys(delegation)) if (!['type', 'responses', 'acknowledgement_delay_ms'].includes(key)) throw unknownParameter(`session.delegation.${key}`);
+  for (const key of Object.keys(delegation))
+    if (!['type', 'responses', 'acknowledgement_delay_ms'].includes(key)) throw unknownParameter(`session.delegation.${key}`);
   validateResponses(delegation.responses, 'session.delegation.responses', true);
 }
 
@@ -764,7 +811,8 @@ function validateResponses(responses: unknown, where: string, modelRequired: boo
   if (reasoning !== undefined && reasoning !== null) {
     if (!isRecord(reasoning)) throw invalidValue(`${where}.reasoning`, 'expected an object');
     for (const key of Object.keys(reasoning)) if (key !== 'effort' && key !== 'summary') throw unknownParameter(`${where}.reasoning.${key}`);
-    if (reasoning.effort !== undefined && reasoning.effort !== null && !EFFORTS.has(String(reasoning.effort))) throw invalidValue(`${where}.reasoning.effort`, 'unknown effort');
+    if (reasoning.effort !== undefined && reasoning.effort !== null && !(typeof reasoning.effort === 'string' && EFFORTS.has(reasoning.effort)))
+      throw invalidValue(`${where}.reasoning.effort`, 'unknown effort');
   }
   const tools = responses.tools;
   if (tools === undefined) return;
@@ -787,14 +835,17 @@ function validateInput(input: unknown): void {
     for (const key of Object.keys(raw)) if (!['type', 'role', 'content', 'id', 'status'].includes(key)) throw unknownParameter(`${where}.${key}`);
     if (raw.type !== undefined && raw.type !== 'message') throw invalidValue(`${where}.type`, "expected 'message'");
     const item = raw as unknown as InitialItem;
-    if (item.role !== 'developer' && item.role !== 'user' && item.role !== 'assistant') throw invalidValue(`${where}.role`, 'expected developer, user or assistant');
+    if (item.role !== 'developer' && item.role !== 'user' && item.role !== 'assistant')
+      throw invalidValue(`${where}.role`, 'expected developer, user or assistant');
     if (!Array.isArray(item.content) || item.content.length !== 1) throw invalidValue(`${where}.content`, 'supply exactly one text part');
     const part: unknown = item.content[0];
     if (!isRecord(part) || typeof part.text !== 'string') throw invalidValue(`${where}.content[0]`, 'expected a text part');
     for (const key of Object.keys(part)) if (key !== 'type' && key !== 'text') throw unknownParameter(`${where}.content[0].${key}`);
     const allowed = item.role === 'assistant' ? ['text', 'output_text'] : ['input_text'];
-    if (part.type !== undefined && !allowed.includes(String(part.type))) throw invalidValue(`${where}.content[0].type`, `expected ${allowed.join(' or ')}`);
-    if (item.role === 'assistant' && part.type === undefined) throw new Refusal('missing_required_parameter', `Missing required parameter: '${where}.content[0].type'.`);
+    if (part.type !== undefined && !(typeof part.type === 'string' && allowed.includes(part.type)))
+      throw invalidValue(`${where}.content[0].type`, `expected ${allowed.join(' or ')}`);
+    if (item.role === 'assistant' && part.type === undefined)
+      throw new Refusal('missing_required_parameter', `Missing required parameter: '${where}.content[0].type'.`);
     chars += part.text.length;
   });
   if (chars > MAX_HISTORY_TOKENS * CHARS_PER_TOKEN) throw invalidValue('session.input', `longer than ${MAX_HISTORY_TOKENS} tokens`);

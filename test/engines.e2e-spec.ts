@@ -94,9 +94,15 @@ describe('two voice engines', () => {
     const { call, model, callSid } = await placeLiveCall(app);
     const update = (config: Record<string, unknown>) => logs.command({ type: 'config.update', callSid, config });
 
-    expect(await update({ engine: 'realtime' })).toMatchObject({ type: 'command.error', message: expect.stringMatching(/voice engine cannot change during a call/) });
+    expect(await update({ engine: 'realtime' })).toMatchObject({
+      type: 'command.error',
+      message: expect.stringMatching(/voice engine cannot change during a call/),
+    });
     expect(await update({ voice: 'sage' })).toMatchObject({ type: 'command.error', message: expect.stringMatching(/GPT-Live fixes the voice/) });
-    expect(await update({ instructions: 'x'.repeat(5000) })).toMatchObject({ type: 'command.error', message: expect.stringMatching(/only append instructions/) });
+    expect(await update({ instructions: 'x'.repeat(5000) })).toMatchObject({
+      type: 'command.error',
+      message: expect.stringMatching(/only append instructions/),
+    });
 
     // Instructions are appended; tools go to the backend; turn detection does not apply (accepted, nothing sent).
     expect(await update({ instructions: 'Only talk about trains.', enabledTools: ['end_call'], turnDetection: { type: 'semantic_vad' } })).toMatchObject({
@@ -105,7 +111,9 @@ describe('two voice engines', () => {
     const appended = await model.waitFor('session.instructions.append');
     expect(appended.content).toMatch(/Only talk about trains\.$/);
     const tools = await model.waitFor('session.update');
-    expect(tools.session).toEqual({ delegation: { type: 'responses', responses: { tools: [expect.objectContaining({ type: 'function', name: 'end_call' })] } } });
+    expect(tools.session).toEqual({
+      delegation: { type: 'responses', responses: { tools: [expect.objectContaining({ type: 'function', name: 'end_call' })] } },
+    });
     expect((tools.session.delegation as { responses: { tools: unknown[] } }).responses.tools).toHaveLength(1);
     // Both accepted by the service (a keypress after them is a sync point: one socket, handled in order).
     call.sendDtmf('1');

@@ -74,7 +74,10 @@ describe('GPT-Live connection faults', () => {
 
     const next = await live.waitForConnection(1);
     await next.waitForAppendedBytes(gap.length);
-    expect(await logs.waitFor('model.status', (e) => e.status === 'connected' && e.reconnectMs !== undefined)).toMatchObject({ heldFrames: 10, droppedFrames: 0 });
+    expect(await logs.waitFor('model.status', (e) => e.status === 'connected' && e.reconnectMs !== undefined)).toMatchObject({
+      heldFrames: 10,
+      droppedFrames: 0,
+    });
     // Same configuration; the conversation so far, then a note that the call resumed.
     expect({ ...next.start, input: undefined }).toEqual({ ...model.start, input: undefined });
     expect(historyOf(next)).toEqual([
@@ -103,7 +106,9 @@ describe('GPT-Live connection faults', () => {
     const next = await live.waitForConnection(1);
     const carryOn = await next.waitFor('session.commentary.append');
     expect(carryOn.content).toMatch(/connection dropped/);
-    const said = historyOf(next).find((line) => line.startsWith('assistant: '))!.slice('assistant: '.length);
+    const said = historyOf(next)
+      .find((line) => line.startsWith('assistant: '))!
+      .slice('assistant: '.length);
     expect(text.startsWith(said)).toBe(true);
     expect(said.length).toBeLessThan(text.length * 0.6);
     expect(next.errors).toEqual([]);
@@ -148,7 +153,10 @@ describe('GPT-Live connection faults', () => {
     const { call } = await placeLiveCall(app, { waitForStart: false });
     expect((await call.waitForClose()).code).toBe(1011);
     const failed = await logs.waitFor('model.status', (e) => e.status === 'failed');
-    expect(failed.problem).toEqual({ kind: 'model', message: 'GPT-Live does not know this model or URL (model_not_found): check OPENAI_LIVE_MODEL and OPENAI_LIVE_URL' });
+    expect(failed.problem).toEqual({
+      kind: 'model',
+      message: 'GPT-Live does not know this model or URL (model_not_found): check OPENAI_LIVE_MODEL and OPENAI_LIVE_URL',
+    });
     expect(live.connections).toHaveLength(1);
     logs.close();
   });

@@ -73,7 +73,9 @@ describe('a GPT-Live call', () => {
       },
     });
     // Nothing of the Realtime protocol leaks in (turn detection, transcription, output modalities…).
-    expect(JSON.stringify(model.start)).not.toMatch(/turn_detection|transcription|output_modalities|noise_reduction|"tools":\[\{"type":"function","name":"get_weather_from_coords"[^\]]*\]\}$/);
+    expect(JSON.stringify(model.start)).not.toMatch(
+      /turn_detection|transcription|output_modalities|noise_reduction|"tools":\[\{"type":"function","name":"get_weather_from_coords"[^\]]*\]\}$/,
+    );
     expect(model.errors).toEqual([]);
     call.sendStop();
     // Hang-up: session.close, and the service's session.closed.
@@ -151,7 +153,11 @@ describe('a GPT-Live call', () => {
     const { call, model } = await placeLiveCall(app);
     call.sendDtmf('5');
     await model.waitFor('session.thinking.append');
-    expect(model.appended.at(-1)).toMatchObject({ type: 'thinking', delegationId: null, content: 'Caller: [The caller pressed the "5" key on the phone keypad.]' });
+    expect(model.appended.at(-1)).toMatchObject({
+      type: 'thinking',
+      delegationId: null,
+      content: 'Caller: [The caller pressed the "5" key on the phone keypad.]',
+    });
     expect(model.errors).toEqual([]);
     call.sendStop();
   });

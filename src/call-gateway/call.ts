@@ -320,7 +320,8 @@ export class Call implements LiveCall {
       },
       onResponseStarted: (responseId) => this.turns!.onResponseStarted(responseId),
       onResponseDone: (done) => {
-        if (done.usage) this.publish({ type: 'usage', responseId: done.responseId, status: done.status, model: this.model, engine: this.engine, ...done.usage });
+        if (done.usage)
+          this.publish({ type: 'usage', responseId: done.responseId, status: done.status, model: this.model, engine: this.engine, ...done.usage });
         this.turns!.onResponseDone(done);
       },
       // Also while ending: a closing session's final count belongs to this call.

@@ -148,14 +148,22 @@ describe('loadAppConfig: what can take real calls must be safe', () => {
     expect(live.warnings).toEqual([expect.stringMatching(/LIVE_DELEGATION=client: GPT-Live calls run none of the registered tools/)]);
     let message = '';
     try {
-      loadAppConfig({ VOICE_ENGINE: 'gemini', LIVE_DELEGATION: 'decisions', LIVE_REASONING_EFFORT: 'extreme', OPENAI_LIVE_URL: 'https://api.openai.com/v1/live/sessions' });
+      loadAppConfig({
+        VOICE_ENGINE: 'gemini',
+        LIVE_DELEGATION: 'decisions',
+        LIVE_REASONING_EFFORT: 'extreme',
+        OPENAI_LIVE_URL: 'https://api.openai.com/v1/live/sessions',
+      });
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const name of ['VOICE_ENGINE', 'LIVE_DELEGATION', 'LIVE_REASONING_EFFORT', 'OPENAI_LIVE_URL: must be ws:// or wss://']) expect(message).toContain(name);
+    for (const name of ['VOICE_ENGINE', 'LIVE_DELEGATION', 'LIVE_REASONING_EFFORT', 'OPENAI_LIVE_URL: must be ws:// or wss://'])
+      expect(message).toContain(name);
     expect(message).toContain('4 variables');
     // GPT-Live takes the model in session.start: a query string is a mistake (and the service rejects it).
-    expect(() => loadAppConfig({ OPENAI_LIVE_URL: 'wss://api.openai.com/v1/live/sessions?model=gpt-live-1' })).toThrow(/OPENAI_LIVE_URL: must have no query string/);
+    expect(() => loadAppConfig({ OPENAI_LIVE_URL: 'wss://api.openai.com/v1/live/sessions?model=gpt-live-1' })).toThrow(
+      /OPENAI_LIVE_URL: must have no query string/,
+    );
   });
 
   it('refuses a cleartext GPT-Live URL to another machine in production, warns outside it', () => {

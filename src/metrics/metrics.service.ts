@@ -242,7 +242,8 @@ export class MetricsService implements OnModuleDestroy {
         this.errors.inc({ source: event.source });
         return;
       case 'usage':
-        if (typeof event.billedSeconds === 'number' && event.billedSeconds > 0) this.modelSeconds.inc({ engine: event.engine ?? 'realtime' }, event.billedSeconds);
+        if (typeof event.billedSeconds === 'number' && event.billedSeconds > 0)
+          this.modelSeconds.inc({ engine: event.engine ?? 'realtime' }, event.billedSeconds);
         return;
     }
   }

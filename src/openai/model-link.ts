@@ -292,7 +292,14 @@ export class ModelLink {
       onError: (error) => {
         listener.onError(error);
         if (error.fatal && this.currentSession() === session) {
-          this.lastFailure = { code: 1000, reason: error.message, lastError: { code: error.code }, opened: true, configRefused: error.configRefused, api: session.api };
+          this.lastFailure = {
+            code: 1000,
+            reason: error.message,
+            lastError: { code: error.code },
+            opened: true,
+            configRefused: error.configRefused,
+            api: session.api,
+          };
           this.fail(describeFailure(this.lastFailure));
         }
       },

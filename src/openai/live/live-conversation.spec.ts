@@ -91,7 +91,9 @@ describe('LiveConversation', () => {
   it('speaks first on commentary worded as an instruction, and keeps the response open until the model has spoken', () => {
     const { conversation, feed, sent, names, take } = setup();
     conversation.request({ ref: 1, instructions: 'Greet the caller.' });
-    expect(sent).toEqual([{ type: 'session.commentary.append', event_id: 'req_1', delegation_id: null, content: 'Speak to the caller now. Greet the caller.' }]);
+    expect(sent).toEqual([
+      { type: 'session.commentary.append', event_id: 'req_1', delegation_id: null, content: 'Speak to the caller now. Greet the caller.' },
+    ]);
     // Nothing synchronous: the call core sets its state after sending.
     expect(names()).toEqual([]);
     feed({ type: 'session.commentary.appended', start_ms: 0, end_ms: 0, client_event_id: 'req_1' });
@@ -182,7 +184,12 @@ describe('LiveConversation', () => {
     const { feed, backend, names } = setup();
     feed({ type: 'session.output_audio.delta', delta: AUDIO_100MS }); // "let me check"
     feed({ type: 'session.delegation.created', delegation: { id: 'dlg1', type: 'delegation', target: 'responses', response_id: 'resp_a' }, offset_ms: 0 });
-    backend({ type: 'response.output_item.done', sequence_number: 1, output_index: 0, item: { type: 'function_call', call_id: 'c', name: 'x', arguments: '{}' } });
+    backend({
+      type: 'response.output_item.done',
+      sequence_number: 1,
+      output_index: 0,
+      item: { type: 'function_call', call_id: 'c', name: 'x', arguments: '{}' },
+    });
     expect(names()).toEqual(['item', 'started', 'audio', 'toolCall']);
     vi.advanceTimersByTime(ASSISTANT_TURN_GAP_MS);
     expect(names()).toEqual(['done']); // the turn is over, the backend is not

@@ -412,7 +412,8 @@ export class LiveConversation {
     if (!request) return;
     clearTimeout(request.timer);
     this.requests.delete(eventId);
-    if (why === 'timed out') this.listener.onError({ message: `GPT-Live did not acknowledge a request to speak within ${REQUEST_ACK_TIMEOUT_MS} ms`, fatal: false });
+    if (why === 'timed out')
+      this.listener.onError({ message: `GPT-Live did not acknowledge a request to speak within ${REQUEST_ACK_TIMEOUT_MS} ms`, fatal: false });
     if (this.activity || this.closed) return;
     const responseId = this.id('resp');
     this.listener.onResponseStarted(responseId);

@@ -60,7 +60,12 @@ describe('historyInput', () => {
   });
 
   it('keeps the newest items within GPT-Live’s 128 messages and ~8k tokens', () => {
-    const many: ContextItem[] = Array.from({ length: 300 }, (_, i) => ({ type: 'message', id: `m${i}`, role: i % 2 ? 'assistant' : 'user', text: `line ${i}` }));
+    const many: ContextItem[] = Array.from({ length: 300 }, (_, i) => ({
+      type: 'message',
+      id: `m${i}`,
+      role: i % 2 ? 'assistant' : 'user',
+      text: `line ${i}`,
+    }));
     const { input } = historyInput(many);
     expect(input).toHaveLength(MAX_HISTORY_MESSAGES + 1);
     expect(input.at(-2)).toMatchObject({ content: [{ text: 'line 299' }] });
@@ -74,7 +79,12 @@ describe('historyInput', () => {
 
 describe('contextNote', () => {
   it('writes the newest lines that fit in one 500-token append', () => {
-    const items: ContextItem[] = Array.from({ length: 100 }, (_, i) => ({ type: 'message', id: `m${i}`, role: 'user', text: `keypress ${i} ${'.'.repeat(40)}` }));
+    const items: ContextItem[] = Array.from({ length: 100 }, (_, i) => ({
+      type: 'message',
+      id: `m${i}`,
+      role: 'user',
+      text: `keypress ${i} ${'.'.repeat(40)}`,
+    }));
     const note = contextNote(items);
     expect(note.length).toBeLessThanOrEqual(MAX_APPEND_CHARS);
     expect(note.endsWith(`Caller: keypress 99 ${'.'.repeat(40)}`)).toBe(true);

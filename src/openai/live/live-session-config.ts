@@ -1,11 +1,4 @@
-import type {
-  FunctionTool,
-  InitialItem,
-  ResponsesDelegationConfig,
-  SessionConfig,
-  SessionStartEvent,
-  SessionUpdateEvent,
-} from 'openai/resources/live/live';
+import type { FunctionTool, InitialItem, ResponsesDelegationConfig, SessionConfig, SessionStartEvent, SessionUpdateEvent } from 'openai/resources/live/live';
 import type { AppConfig } from '../../config/app-config';
 import type { AgentSettings } from '../session-config.service';
 import type { ContextItem, ToolSchema } from '../voice-engine';
@@ -26,7 +19,8 @@ export const RESUMED_NOTE =
   'Carry on from where it stopped. Do not greet the caller again.';
 
 /** The instruction sent when the call asks the model to go on without saying what (after a reconnect cut an answer short). */
-export const CONTINUE_INSTRUCTION = 'The connection dropped for a moment. If you were in the middle of an answer, finish it briefly; otherwise wait for the caller.';
+export const CONTINUE_INSTRUCTION =
+  'The connection dropped for a moment. If you were in the middle of an answer, finish it briefly; otherwise wait for the caller.';
 
 /** How our tools reach GPT-Live: through its Responses backend, as function tools. */
 export function liveFunctionTools(tools: ToolSchema[]): FunctionTool[] {

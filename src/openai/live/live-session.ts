@@ -169,7 +169,8 @@ export class LiveSession implements VoiceSession {
     const pending = this.state.kind === 'connecting';
     if (patch.voice !== undefined && patch.voice !== current.voice) return 'GPT-Live fixes the voice when the session starts: it cannot change during the call';
     const instructions = patch.instructions !== undefined && patch.instructions !== current.instructions ? patch.instructions : undefined;
-    const note = instructions === undefined ? '' : `The operator changed your instructions. From now on, follow these instead of the earlier ones:\n${instructions}`;
+    const note =
+      instructions === undefined ? '' : `The operator changed your instructions. From now on, follow these instead of the earlier ones:\n${instructions}`;
     if (note.length > MAX_APPEND_CHARS) {
       return `GPT-Live can only append instructions during a call (at most ${MAX_APPEND_CHARS} characters); save longer ones for new calls`;
     }
@@ -299,7 +300,7 @@ export class LiveSession implements VoiceSession {
     const typed = event as ServerEvent;
     if (this.state.kind === 'closing') return this.whileClosing(typed);
     if (typed.type === 'session.started' && this.state.kind === 'starting') {
-      const session = (typed as SessionStartedEvent).session as SessionStartedEvent['session'] | undefined;
+      const session = typed.session as Partial<SessionStartedEvent['session']> | undefined;
       if (!session || typeof session.id !== 'string') return this.malformedEvent('session.started without a session id');
       if (typeof session.expires_at === 'number' && Number.isFinite(session.expires_at)) this.expires = session.expires_at * 1000;
       this.moveTo({ kind: 'started', id: session.id });
