@@ -6,7 +6,7 @@ import type { ContextItem, ResponseRequest, VoiceSession, VoiceSessionListener }
 export class FakeSession implements VoiceSession {
   readonly engine = 'realtime' as const;
   readonly model = 'gpt-realtime-2.1';
-  readonly api = REALTIME_API;
+  api = REALTIME_API;
   readonly dialedAt = performance.now();
   /** Set to play an engine that says when its session ends (GPT-Live's expires_at). */
   expiresAt: number | null = null;
