@@ -280,10 +280,14 @@ describe('ModelLink rollover', () => {
   });
 
   it('takes the end from the session when it says (GPT-Live’s expires_at), preparing the next one its own lead before', () => {
-    const { link, dialed } = setup({ sessionMaxMs: 60 * 60_000 }, () => true, (session) => {
-      session.expiresAt = Date.now() + 200_000;
-      session.rolloverLeadMs = 30_000;
-    });
+    const { link, dialed } = setup(
+      { sessionMaxMs: 60 * 60_000 },
+      () => true,
+      (session) => {
+        session.expiresAt = Date.now() + 200_000;
+        session.rolloverLeadMs = 30_000;
+      },
+    );
     link.start();
     dialed[0].confirm();
     vi.advanceTimersByTime(169_999);
@@ -308,13 +312,22 @@ describe('ModelLink and engines that say more', () => {
   });
 
   it('closes every session and reports done once the slowest has said its last word; usage of any session still arrives', () => {
-    const { link, dialed, usage } = setup({ sessionMaxMs: 10_000 }, () => false, (session) => (session.holdsClose = true));
+    const { link, dialed, usage } = setup(
+      { sessionMaxMs: 10_000 },
+      () => false,
+      (session) => (session.holdsClose = true),
+    );
     link.start();
     dialed[0].confirm();
     vi.advanceTimersByTime(8000);
     dialed[1].confirm(); // a standby, waiting for a pause
     const report = (session: FakeSession, id: string) =>
-      session.listener!.onUsage({ id, model: 'm', status: 'completed', usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0 } });
+      session.listener!.onUsage({
+        id,
+        model: 'm',
+        status: 'completed',
+        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0 },
+      });
     report(dialed[1], 'standby');
     let done = 0;
     link.close(() => done++);
@@ -339,9 +352,13 @@ describe('ModelLink and engines that say more', () => {
   });
 
   it('names the failing engine’s variables in the problem', () => {
-    const { link, dialed, calls } = setup({}, () => true, (session) => {
-      session.api = { name: 'GPT-Live', urlVar: 'OPENAI_LIVE_URL', modelVar: 'OPENAI_LIVE_MODEL' };
-    });
+    const { link, dialed, calls } = setup(
+      {},
+      () => true,
+      (session) => {
+        session.api = { name: 'GPT-Live', urlVar: 'OPENAI_LIVE_URL', modelVar: 'OPENAI_LIVE_MODEL' };
+      },
+    );
     link.start();
     dialed[0].lose({ code: 1006, reason: '', httpStatus: 404, opened: false });
     expect(calls.failed).toEqual(['GPT-Live does not know this model or URL (404): check OPENAI_LIVE_MODEL and OPENAI_LIVE_URL']);
