@@ -221,6 +221,19 @@ describe('GPT-Live tools under Responses delegation', () => {
     call.sendStop();
   });
 
+  it('lets an operator answer a function call from the dashboard (ask_operator, offered while a dashboard watches)', async ({ start }) => {
+    const { call, model, logs, callSid } = await start();
+    expect(model.start?.delegation).toMatchObject({ responses: { tools: expect.arrayContaining([expect.objectContaining({ name: 'ask_operator' })]) } });
+    const { callIds } = model.delegate([{ name: 'ask_operator', arguments: '{"question":"Open on Sunday?"}' }]);
+    await logs.waitFor('function_call.started', (e) => e.callId === callIds[0]);
+    expect(await logs.command({ type: 'function_call.answer', callSid, callId: callIds[0], output: 'Yes, 10 to 4.' })).toMatchObject({ type: 'command.ok' });
+    await model.waitFor('response.create');
+    expect(model.toolOutputs).toEqual([{ callId: callIds[0], output: '{"answer":"Yes, 10 to 4."}' }]);
+    expect(await logs.waitFor('function_call.finished')).toMatchObject({ answeredBy: 'operator' });
+    logs.close();
+    call.sendStop();
+  });
+
   it('hangs up on end_call only after the spoken goodbye has played', async ({ start }) => {
     const { call, model, logs } = await start();
     await roundTrip(model, 'end_call', '{"reason":"done"}');
