@@ -66,6 +66,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
       outputAudioTokens: 'number',
       cachedTokens: 'number',
     },
+    optional: { engine: 'string', billedSeconds: 'number' },
   },
   error: { required: { source: 'string', message: 'string' }, optional: { code: 'string' } },
   latency: { required: { kind: 'string', ms: 'number' } },
