@@ -47,7 +47,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
   },
   'transcript.delta': { required: { role: 'string', itemId: 'string', delta: 'string' } },
   'transcript.done': { required: { role: 'string', itemId: 'string', text: 'string' } },
-  barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number', items: 'number' } },
+  barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number', items: 'number', cuts: 'object' } },
   'function_call.started': { required: { callId: 'string', name: 'string', arguments: 'string' } },
   'function_call.finished': {
     required: { callId: 'string', name: 'string', output: 'string', durationMs: 'number', answeredBy: 'string' },

@@ -98,7 +98,14 @@ export type CallEventBody =
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
   /** The caller talked over the assistant: `itemId` is the item that was playing; `items` counts every item cut (later ones at 0 ms). */
-  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number; items: number }
+  | {
+      type: 'barge_in';
+      itemId: string;
+      audioEndMs: number;
+      sentMs: number;
+      items: number;
+      /** Every item cut, each at its own position. */ cuts: { itemId: string; audioEndMs: number; sentMs: number }[];
+    }
   | { type: 'function_call.started'; callId: string; name: string; arguments: string }
   | {
       type: 'function_call.finished';

@@ -38,7 +38,7 @@ describe('LiveCallsStore', () => {
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'i1', delta: 'Hel' });
     publish('CA1', { type: 'transcript.delta', role: 'user', itemId: 'u1', delta: 'Hi' });
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'i1', delta: 'lo' });
-    publish('CA1', { type: 'barge_in', itemId: 'i1', audioEndMs: 420, sentMs: 900, items: 1 });
+    publish('CA1', { type: 'barge_in', itemId: 'i1', audioEndMs: 420, sentMs: 900, items: 1, cuts: [{ itemId: 'i1', audioEndMs: 420, sentMs: 900 }] });
     publish('CA1', { type: 'transcript.done', role: 'user', itemId: 'u1', text: 'Hi there' });
     publish('CA1', { type: 'function_call.started', callId: 'c1', name: 'f', arguments: '{}' });
     publish('CA1', { type: 'function_call.started', callId: 'c2', name: 'g', arguments: '{"a":1}' });

@@ -35,6 +35,9 @@ export interface ResponseUsage {
   inputAudioTokens: number;
   outputAudioTokens: number;
   cachedTokens: number;
+  /** The cached input tokens split by modality, when the service says (prices differ). */
+  cachedAudioTokens?: number;
+  cachedTextTokens?: number;
 }
 
 export interface ResponseDone {
