@@ -9,6 +9,7 @@ import { LoggingModule } from './logging/logging.module';
 import { LogsGatewayModule } from './logs-gateway/logs-gateway.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OpenAIModule } from './openai/openai.module';
+import { RecordsModule } from './records/records.module';
 import { ToolsModule } from './tools/tools.module';
 import { TwimlModule } from './twiml/twiml.module';
 
@@ -25,6 +26,7 @@ import { TwimlModule } from './twiml/twiml.module';
     HealthModule,
     CleanupModule,
     MetricsModule,
+    RecordsModule,
   ],
   controllers: [AppController],
 })

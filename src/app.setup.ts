@@ -40,7 +40,7 @@ export function setupApp(app: INestApplication): INestApplication {
   // Twilio's webhook bodies are a few hundred bytes; nothing here needs large bodies.
   http.useBodyParser('urlencoded', { limit: '64kb', extended: false });
   http.useBodyParser('json', { limit: '64kb' });
-  if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, methods: ['GET', 'PUT', 'POST'] });
+  if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, methods: ['GET', 'PUT', 'POST', 'DELETE'] });
   http.useStaticAssets(DASHBOARD_DIR, {
     prefix: '/dashboard',
     index: 'index.html',

@@ -31,7 +31,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
       bargeIns: 'number',
       reconnects: 'number',
     },
-    optional: { detail: 'string' },
+    optional: { detail: 'string', audioInMs: 'number', audioOutMs: 'number' },
   },
   'model.status': {
     required: { status: 'string' },
@@ -47,7 +47,7 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
   },
   'transcript.delta': { required: { role: 'string', itemId: 'string', delta: 'string' } },
   'transcript.done': { required: { role: 'string', itemId: 'string', text: 'string' } },
-  barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number', items: 'number' } },
+  barge_in: { required: { itemId: 'string', audioEndMs: 'number', sentMs: 'number', items: 'number', cuts: 'object' } },
   'function_call.started': { required: { callId: 'string', name: 'string', arguments: 'string' } },
   'function_call.finished': {
     required: { callId: 'string', name: 'string', output: 'string', durationMs: 'number', answeredBy: 'string' },
@@ -66,8 +66,10 @@ const CONTRACT: Record<string, { required: Record<string, string>; optional?: Re
       outputAudioTokens: 'number',
       cachedTokens: 'number',
     },
-    optional: { engine: 'string', billedSeconds: 'number' },
+    optional: { engine: 'string', cachedAudioTokens: 'number', cachedTextTokens: 'number', billedSeconds: 'number' },
   },
+  // Published by the records' cost meter after each priced usage (null: the model has no price).
+  cost: { required: { responseId: 'string', model: 'string', usd: 'number|null', totalUsd: 'number|null' } },
   error: { required: { source: 'string', message: 'string' }, optional: { code: 'string' } },
   latency: { required: { kind: 'string', ms: 'number' } },
 };

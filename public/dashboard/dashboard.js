@@ -208,6 +208,9 @@ function onMessage(msg) {
       call.tokens += msg.totalTokens;
       call.billedSeconds += msg.billedSeconds ?? 0;
       break;
+    case 'cost':
+      call.costUsd = msg.totalUsd;
+      break;
     case 'error':
       addNote(call, `${msg.source} error: ${msg.message}`, true, msg.ts);
       break;
@@ -241,6 +244,8 @@ function newCall(info) {
     model: info.model ?? '',
     tokens: info.usage?.tokens ?? 0,
     billedSeconds: info.usage?.billedSeconds ?? 0,
+    /** USD so far (null: the model has no price; undefined: nothing priced yet). */
+    costUsd: info.costUsd,
     notes: 0,
   };
 }
@@ -403,10 +408,18 @@ function renderHeader() {
     `${call.callSid} · ${call.direction ?? 'inbound'} to ${call.to ?? '?'} · started ${clock(call.startedAt)} · ${duration(end - call.startedAt)}` +
     ` · ${engineLabel(call)}` +
     (call.billedSeconds ? ` · ${call.billedSeconds.toFixed(1)} s billed` : '') +
-    (call.tokens ? ` · ${call.tokens} tokens` : '');
+    (call.tokens ? ` · ${call.tokens} tokens` : '') +
+    costText(call.costUsd, Boolean(call.endedAt));
   $('live-changes').textContent = call.endedAt ? '' : (RUNNING_CALL_CHANGES[call.engine] ?? '');
   $('call-latency').textContent = latencyText(call.latency);
   $('call-latency').hidden = $('call-latency').textContent === '';
+}
+
+/** The call's cost so far, as the header shows it ('' before the first priced response). */
+function costText(usd, ended) {
+  if (usd === undefined) return '';
+  if (usd === null) return ' · cost unknown';
+  return ` · $${usd < 0.01 ? usd.toFixed(4) : usd.toFixed(2)}${ended ? '' : ' so far'}`;
 }
 
 function renderSelected() {

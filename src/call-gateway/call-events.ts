@@ -4,6 +4,25 @@ import type { ResponseUsage } from '../openai/voice-engine';
 
 export type { ResponseUsage };
 
+/**
+ * Optional additions to a `usage` event that pricing uses when an engine reports them (absent
+ * otherwise): the cached tokens by modality (cached audio and text are priced apart), and the
+ * seconds billed by a per-second engine (GPT-Live's session.usage.updated).
+ */
+export interface UsageDetails {
+  cachedAudioTokens?: number;
+  cachedTextTokens?: number;
+  billedSeconds?: number;
+}
+
+/** The price of a call so far, published after each priced `usage` (src/records/cost-meter.service.ts). */
+export interface CallCost {
+  /** What this response cost; null = unknown (the model is not in the price table). */
+  usd: number | null;
+  /** The call's total so far; null once any part of it could not be priced. */
+  totalUsd: number | null;
+}
+
 /** Why a call ended. */
 export type CallEndReason =
   | 'caller-hung-up' // Twilio `stop`
@@ -57,6 +76,9 @@ export type CallEventBody =
       bargeIns: number;
       /** Model connections restored after a loss (not counting session rollovers). */
       reconnects: number;
+      /** Milliseconds of audio from the caller and to the caller (optional: older cores did not report them). */
+      audioInMs?: number;
+      audioOutMs?: number;
       /** Why, in words a user can act on (e.g. "the Realtime API refused the key (401): check OPENAI_API_KEY"); set when the end was a failure. */
       detail?: string;
     }
@@ -76,7 +98,14 @@ export type CallEventBody =
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
   /** The caller talked over the assistant: `itemId` is the item that was playing; `items` counts every item cut (later ones at 0 ms). */
-  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number; items: number }
+  | {
+      type: 'barge_in';
+      itemId: string;
+      audioEndMs: number;
+      sentMs: number;
+      items: number;
+      /** Every item cut, each at its own position. */ cuts: { itemId: string; audioEndMs: number; sentMs: number }[];
+    }
   | { type: 'function_call.started'; callId: string; name: string; arguments: string }
   | {
       type: 'function_call.finished';
@@ -98,10 +127,13 @@ export type CallEventBody =
       model: string;
       /** The engine of the call (optional: older cores did not say). */
       engine?: VoiceEngineName;
-    } & ResponseUsage)
+    } & ResponseUsage &
+      UsageDetails)
   /** A latency the caller felt: `first_audio` once per call (stream start → first assistant audio sent), `answer` per turn (caller stopped talking → first audio of the answer sent). */
   | { type: 'latency'; kind: 'first_audio' | 'answer'; ms: number }
-  | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string };
+  | { type: 'error'; source: 'twilio' | 'model' | 'tool' | 'server'; message: string; code?: string }
+  /** The price of the response just reported by `usage` (same responseId), and of the call so far. */
+  | ({ type: 'cost'; responseId: string; model: string } & CallCost);
 
 export type CallEvent = CallEventBody & { callSid: string; ts: string };
 

@@ -54,6 +54,7 @@ export class Call implements LiveCall {
   lateDeltasDropped = 0;
   endReason: CallEndReason | null = null;
   private endDetail: string | undefined;
+  private inBytes = 0;
   private outBytes = 0;
   private bargeIns = 0;
   private startedPerf = 0;
@@ -124,6 +125,8 @@ export class Call implements LiveCall {
         firstAudioMs: this.firstAudioMs,
         bargeIns: this.bargeIns,
         reconnects: this.link?.reconnectCount ?? 0,
+        audioInMs: Math.round(this.inBytes / MULAW_BYTES_PER_MS),
+        audioOutMs: Math.round(this.outBytes / MULAW_BYTES_PER_MS),
         ...(this.endDetail !== undefined && { detail: this.endDetail }),
       });
       this.logger.log(`call ended: ${this.endReason} after ${Math.round(durationMs / 1000)} s (${this.framesIn} frames in, ${this.framesOut} out)`);
@@ -184,6 +187,7 @@ export class Call implements LiveCall {
         // The hot path: count, and hand the payload to the model link.
         if (this.lifecycle !== 'live') return;
         this.framesIn++;
+        this.inBytes += base64ByteLength(payload);
         this.lastMediaAt = Date.now();
         this.link!.appendAudio(payload);
       },
@@ -382,7 +386,14 @@ export class Call implements LiveCall {
     if (cuts.length === 0 || this.lifecycle !== 'live') return;
     this.bargeIns++;
     const [first] = cuts;
-    this.publish({ type: 'barge_in', itemId: first.itemId, audioEndMs: first.audioEndMs, sentMs: Math.round(first.sentMs), items: cuts.length });
+    this.publish({
+      type: 'barge_in',
+      itemId: first.itemId,
+      audioEndMs: first.audioEndMs,
+      sentMs: Math.round(first.sentMs),
+      items: cuts.length,
+      cuts: cuts.map((c) => ({ itemId: c.itemId, audioEndMs: c.audioEndMs, sentMs: Math.round(c.sentMs) })),
+    });
   }
 
   /** Clears the phone and truncates every item that was on it; returns the cuts. */

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { plainToInstance, Transform } from 'class-transformer';
 import { randomBytes } from 'node:crypto';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, validateSync, ValidationError } from 'class-validator';
@@ -397,6 +398,96 @@ export class AppConfig {
     return warnings;
   }
 
+  // ---- call records (src/records) ----------------------------------------------------------
+
+  /** `off` runs without a database: no history, no post-call webhook, nothing saved (for A/B runs). */
+  @IsIn(['on', 'off'])
+  RECORDS: string = 'on';
+
+  /** The embedded database's directory (PGlite), created if missing; ignored with DATABASE_URL. */
+  @IsString()
+  @MinLength(1)
+  DATA_DIR: string = './data';
+
+  /** postgres://… switches the records from the embedded database to that PostgreSQL server. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  /** Calls older than this many days are deleted by the sweeper; 0 keeps them forever. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(36500)
+  CALL_RETENTION_DAYS: number = 30;
+
+  /** A JSON file of model prices that replaces or adds to the built-in table (docs/records.md). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  PRICES_FILE?: string;
+
+  /** Record writes held in memory while the database catches up; beyond it new writes are dropped (and counted). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(1_000_000)
+  RECORDS_QUEUE_MAX: number = 20_000;
+
+  /** How often queued record writes are flushed (one transaction per batch). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  RECORDS_FLUSH_MS: number = 1000;
+
+  /** A database statement (or connection attempt) taking longer than this counts as failed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  RECORDS_WRITE_TIMEOUT_MS: number = 10_000;
+
+  /** Names this server in call records (several instances may share one PostgreSQL). */
+  @IsString()
+  @MinLength(1)
+  INSTANCE_ID: string = hostname();
+
+  /** When set, each ended call's record is POSTed here (signed, retried; docs/records.md). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  POST_CALL_WEBHOOK_URL?: string;
+
+  /** HMAC-SHA256 key for the webhook's X-Signature; required with POST_CALL_WEBHOOK_URL. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  POST_CALL_WEBHOOK_SECRET?: string;
+
+  /** First retry delay of a failed delivery; it doubles per attempt, up to an hour. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  POST_CALL_WEBHOOK_RETRY_BASE_MS: number = 10_000;
+
+  /** A delivery still failing this long after the call ended is given up (and counted). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(7 * 86400)
+  POST_CALL_WEBHOOK_MAX_AGE_S: number = 86400;
+
+  /** One delivery attempt may take this long before it counts as failed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
+  POST_CALL_WEBHOOK_TIMEOUT_MS: number = 10_000;
+
   /** The stream URL Twilio connects to, derived from PUBLIC_URL. */
   streamUrl(path = '/ws/call'): string | undefined {
     if (!this.PUBLIC_URL) return undefined;
@@ -430,13 +521,18 @@ export class AppConfig {
 
   /** Values that must never reach a log line, whatever field or message they end up in. */
   get secrets(): string[] {
-    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.dashboardToken].filter((s): s is string => !!s);
+    return [this.OPENAI_API_KEY, this.TWILIO_AUTH_TOKEN, this.METRICS_TOKEN, this.dashboardToken, this.POST_CALL_WEBHOOK_SECRET, this.DATABASE_URL].filter(
+      (s): s is string => !!s,
+    );
   }
 }
 
 function joinPath(base: string, path: string): string {
   return base.replace(/\/+$/, '') + path;
 }
+
+/** Optional variables without a default (so not among `new AppConfig()`'s keys). */
+const OPTIONAL_RECORDS_KEYS = ['DATABASE_URL', 'PRICES_FILE', 'POST_CALL_WEBHOOK_URL', 'POST_CALL_WEBHOOK_SECRET'];
 
 /** A URL with this cleartext protocol to anything but this machine (loopback traffic never leaves it). */
 function isInsecure(url: string, cleartext: 'http:' | 'ws:'): boolean {
@@ -473,6 +569,9 @@ function crossChecks(config: AppConfig, bad: Set<string>): string[] {
       lines.push('ALLOW_UNRESERVED_STREAMS: not allowed in production (a stream that skipped /twiml could spend your OpenAI key); remove it');
     }
   }
+  if (config.POST_CALL_WEBHOOK_URL && !config.POST_CALL_WEBHOOK_SECRET) {
+    lines.push('POST_CALL_WEBHOOK_SECRET: required with POST_CALL_WEBHOOK_URL (receivers verify the X-Signature with it)');
+  }
   const connectionsChecked = !bad.has('HTTP_MAX_CONNECTIONS') && !bad.has('MAX_CONCURRENT_CALLS');
   if (connectionsChecked && config.HTTP_MAX_CONNECTIONS !== undefined && config.HTTP_MAX_CONNECTIONS <= config.MAX_CONCURRENT_CALLS) {
     lines.push(
@@ -499,6 +598,7 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
     'OPENAI_PARALLEL_TOOL_CALLS',
     'LIVE_REASONING_EFFORT',
     'HTTP_MAX_CONNECTIONS',
+    ...OPTIONAL_RECORDS_KEYS,
   ]) {
     // An empty value means "use the default" (so a copied .env.example works as is).
     if (env[key] !== undefined && env[key] !== '') input[key] = env[key];

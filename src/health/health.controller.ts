@@ -6,6 +6,7 @@ import { DetailsGuard } from '../access/dashboard-auth.guard';
 import { DashboardAuth } from '../access/dashboard-auth.service';
 import { CallsHealthIndicator } from './calls.health';
 import { ProcessHealthIndicator } from './process.health';
+import { RecordsHealthIndicator } from './records.health';
 
 const HEAP_LIMIT_BYTES = 1536 * 1024 * 1024;
 
@@ -18,6 +19,7 @@ export class HealthController {
     private readonly calls: CallsHealthIndicator,
     private readonly runtime: ProcessHealthIndicator,
     private readonly auth: DashboardAuth,
+    private readonly records: RecordsHealthIndicator,
   ) {}
 
   @Get()
@@ -29,7 +31,8 @@ export class HealthController {
     summary: 'Everything, with details: 503 unless configured, below capacity, not draining, event loop responsive and heap in bounds',
     description:
       'Also reports active calls, capacity, uptime, memory, event-loop delay, model reachability (degraded, still 200, when the model ' +
-      'connections failed, with the problem and its fix, e.g. a refused OPENAI_API_KEY) and warnings about unsafe settings (degraded). ' +
+      'connections failed, with the problem and its fix, e.g. a refused OPENAI_API_KEY), warnings about unsafe settings (degraded), ' +
+      'the call-records database and the post-call webhook (degraded, still 200, while writes or deliveries fail). ' +
       'In production it needs the dashboard token.',
   })
   check() {
@@ -42,6 +45,8 @@ export class HealthController {
       () => this.runtime.process(),
       () => this.calls.modelReachability(),
       () => this.calls.warnings(),
+      () => this.records.database(),
+      () => this.records.postCallWebhook(),
     ]);
   }
 

@@ -22,6 +22,15 @@ function setup() {
 }
 
 describe('LiveCallsStore', () => {
+  it("keeps the call's cost so far from `cost` events (for a dashboard that joins mid-call)", () => {
+    const { store, publish, start } = setup();
+    start('CA1');
+    expect(store.snapshot()[0].costUsd).toBeUndefined();
+    publish('CA1', { type: 'cost', responseId: 'r1', model: 'gpt-realtime-2.1', usd: 0.01, totalUsd: 0.01 });
+    publish('CA1', { type: 'cost', responseId: 'r2', model: 'gpt-realtime-2.1', usd: 0.02, totalUsd: 0.03 });
+    expect(store.snapshot()[0].costUsd).toBe(0.03);
+  });
+
   it('assembles transcript deltas by item, marks barge-ins, and tracks function calls and model status', () => {
     const { store, publish, start } = setup();
     start('CA1');
@@ -29,7 +38,7 @@ describe('LiveCallsStore', () => {
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'i1', delta: 'Hel' });
     publish('CA1', { type: 'transcript.delta', role: 'user', itemId: 'u1', delta: 'Hi' });
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'i1', delta: 'lo' });
-    publish('CA1', { type: 'barge_in', itemId: 'i1', audioEndMs: 420, sentMs: 900, items: 1 });
+    publish('CA1', { type: 'barge_in', itemId: 'i1', audioEndMs: 420, sentMs: 900, items: 1, cuts: [{ itemId: 'i1', audioEndMs: 420, sentMs: 900 }] });
     publish('CA1', { type: 'transcript.done', role: 'user', itemId: 'u1', text: 'Hi there' });
     publish('CA1', { type: 'function_call.started', callId: 'c1', name: 'f', arguments: '{}' });
     publish('CA1', { type: 'function_call.started', callId: 'c2', name: 'g', arguments: '{"a":1}' });

@@ -58,6 +58,8 @@ export interface LiveCallView {
   latency: CallLatency;
   transcript: TranscriptEntry[];
   functionCalls: FunctionCallEntry[];
+  /** USD so far, from the latest `cost` event; null = unknown (no price for the model); absent before the first response. */
+  costUsd?: number | null;
 }
 
 interface LiveCall extends LiveCallView {
@@ -140,6 +142,9 @@ export class LiveCallsStore implements OnModuleDestroy {
         }
         return;
       }
+      case 'cost':
+        call.costUsd = event.totalUsd;
+        return;
       case 'transcript.delta': {
         const entry = this.entry(call, event.itemId, event.role, event.ts);
         if (entry.text.length < MAX_ENTRY_CHARS) entry.text = (entry.text + event.delta).slice(0, MAX_ENTRY_CHARS);

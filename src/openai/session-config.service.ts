@@ -49,6 +49,24 @@ export class SessionConfigService {
 
   update(patch: Partial<AgentSettings>): AgentSettings {
     this.settings = { ...this.settings, ...patch };
+    for (const listener of this.changeListeners) listener(this.settings);
     return this.settings;
+  }
+
+  // Persistence hook (src/records keeps the saved settings across restarts).
+  private readonly changeListeners = new Set<(settings: AgentSettings) => void>();
+
+  /** Called with the settings after each update (e.g. to save them); returns an unsubscribe function. */
+  onChange(listener: (settings: AgentSettings) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /**
+   * Puts back settings saved before a restart, without announcing a change. Over the defaults: a
+   * version saved before a field existed (e.g. `engine`) keeps the environment's value for it.
+   */
+  restore(settings: Partial<AgentSettings>): void {
+    this.settings = { ...this.settings, ...settings };
   }
 }

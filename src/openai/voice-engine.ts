@@ -51,6 +51,9 @@ export interface ResponseUsage {
   inputAudioTokens: number;
   outputAudioTokens: number;
   cachedTokens: number;
+  /** The cached input tokens split by modality, when the service says (prices differ). */
+  cachedAudioTokens?: number;
+  cachedTextTokens?: number;
   /** Seconds of session billed by this report, for engines priced per second (GPT-Live); absent for token-priced ones. */
   billedSeconds?: number;
 }

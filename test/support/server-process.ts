@@ -30,7 +30,16 @@ export interface ServerProcess {
 
 /** What the child runs with: a clean environment (no developer's variables), plus `env`. Unsigned tests say so, as a user must. */
 function childEnv(env: Record<string, string>, port: number): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), LOG_LEVEL: 'info', ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true', ...env };
+  // Records off unless asked for: parallel test files must not share the default ./data directory.
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'test',
+    PORT: String(port),
+    LOG_LEVEL: 'info',
+    ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true',
+    RECORDS: 'off',
+    ...env,
+  };
 }
 
 function spawnServer(env: Record<string, string>) {

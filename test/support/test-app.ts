@@ -42,6 +42,9 @@ export async function startTestApp(env: Record<string, string> = {}, extraTools:
     LOG_LEVEL: process.env.TEST_LOGS ? 'debug' : 'error',
     // Tests that post unsigned webhooks say so, as a user must; the fixture sets TWILIO_AUTH_TOKEN (and signs) instead.
     ALLOW_UNSIGNED_TWILIO_REQUESTS: 'true',
+    // Call records need a database (1.6-3 s to start an embedded one): tests about records turn
+    // them on (test/records*.e2e-spec.ts); the others do not pay for them.
+    RECORDS: 'off',
     ...env,
   });
   if (opts.logs) {

@@ -325,6 +325,10 @@ function toUsage(usage: RealtimeResponseUsage): ResponseUsage {
     inputAudioTokens: usage.input_token_details?.audio_tokens ?? 0,
     outputAudioTokens: usage.output_token_details?.audio_tokens ?? 0,
     cachedTokens: usage.input_token_details?.cached_tokens ?? 0,
+    ...(usage.input_token_details?.cached_tokens_details && {
+      cachedAudioTokens: usage.input_token_details.cached_tokens_details.audio_tokens ?? 0,
+      cachedTextTokens: usage.input_token_details.cached_tokens_details.text_tokens ?? 0,
+    }),
   };
 }
 
