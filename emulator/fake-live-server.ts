@@ -313,10 +313,13 @@ export class FakeLiveConnection {
     return this.speaking !== null;
   }
 
-  /** Cumulative seconds of session so far (what usage reports). */
+  /** Cumulative seconds of session so far (what usage reports); frozen at session.closed. */
   get seconds(): number {
+    if (this.finalSeconds !== null) return this.finalSeconds;
     return this.startedAt ? Math.round((performance.now() - this.startedAt) / 10) / 100 : 0;
   }
+
+  private finalSeconds: number | null = null;
 
   appendedAudio(): Buffer {
     return Buffer.concat(this.audioIn);
@@ -540,7 +543,8 @@ export class FakeLiveConnection {
     this.closedReason = reason;
     this.stopTimers();
     this.speaking?.wake?.();
-    if (this.session) this.emit({ type: 'session.closed', reason, session: this.session, usage: { seconds: this.seconds } });
+    this.finalSeconds = this.seconds;
+    if (this.session) this.emit({ type: 'session.closed', reason, session: this.session, usage: { seconds: this.finalSeconds } });
     this.ws.close(1000, reason);
   }
 

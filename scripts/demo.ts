@@ -344,11 +344,20 @@ async function main(): Promise<void> {
     );
     row('weather tool (local stub API)', ms(weatherCall?.durationMs));
     if (live) {
-      // GPT-Live bills seconds of session; its backend's tokens are billed apart (by the Responses model's price).
+      // GPT-Live bills seconds of session; its backend's tokens are billed apart, at the backend model's price.
+      // Both come priced from the server's own cost events (its price table; PRICES_FILE adds models).
       const usage = printer.events.filter((e) => e.type === 'usage');
+      const costs = printer.events.filter((e) => e.type === 'cost');
       const seconds = usage.reduce((sum, e) => sum + (e.billedSeconds ?? 0), 0);
       const tokens = usage.reduce((sum, e) => sum + (e.billedSeconds === undefined ? e.totalTokens : 0), 0);
-      row('GPT-Live session time billed', `${seconds.toFixed(1)} s`, `≈ $${((seconds / 60) * 0.05).toFixed(4)} at $0.05/min, plus ${tokens} backend tokens`);
+      const secondsIds = new Set(usage.filter((e) => e.billedSeconds !== undefined).map((e) => e.responseId));
+      const secondsUsd = costs.filter((e) => secondsIds.has(e.responseId)).reduce((sum, e) => sum + (e.usd ?? 0), 0);
+      const backendPriced = costs.filter((e) => !secondsIds.has(e.responseId)).every((e) => e.usd !== null);
+      row(
+        'GPT-Live session time billed',
+        `${seconds.toFixed(1)} s`,
+        `$${secondsUsd.toFixed(4)}, plus ${tokens} backend tokens${backendPriced ? '' : ' (not priced: add the backend model to PRICES_FILE)'}`,
+      );
     }
     row(
       'goodbye finished playing → hang-up',

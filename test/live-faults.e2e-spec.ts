@@ -2,6 +2,9 @@
 // conversation as start-up history, a session's expiry is a rollover at a pause (or, when it
 // happens anyway, a loss like any other), a refused configuration or a safety stop ends the call
 // with the apology, and every second of session ends up in usage, metrics and the dashboard.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, vi } from 'vitest';
 import type { FakeLiveConnection, FakeLiveServer, FakeLiveServerOptions } from '../emulator/fake-live-server';
 import type { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
@@ -184,8 +187,10 @@ describe('GPT-Live session expiry', () => {
   });
 });
 
-describe('GPT-Live usage', () => {
-  it('bills every second of session: increments in usage events, the final count before call.ended, metrics by engine', async ({ start }) => {
+describe('GPT-Live usage and cost', () => {
+  it('bills every second of session: increments in usage events, priced per second, the final count before call.ended, metrics by engine', async ({
+    start,
+  }) => {
     const { call, model, logs, app } = await start({}, { usageIntervalMs: 200 });
     await turn(call, model, logs, 'Hi', 'Hello.', 100);
     await logs.waitFor('usage', (e) => (e.billedSeconds ?? 0) > 0);
@@ -196,20 +201,52 @@ describe('GPT-Live usage', () => {
     expect(usage.every((e) => logs.events.indexOf(e) < logs.events.indexOf(ended))).toBe(true);
     expect(usage.every((e) => e.model === 'gpt-live-1.1' && e.engine === 'live' && e.totalTokens === 0)).toBe(true);
     const billed = usage.reduce((sum, e) => sum + e.billedSeconds, 0);
-    // The increments add up to the session's final cumulative count (session.closed), to the millisecond.
+    // The increments add up to the session's final cumulative count (session.closed).
     expect(model.closedReason).toBe('close_requested');
-    const finalSeconds = model.seconds;
-    expect(Math.abs(billed - finalSeconds)).toBeLessThan(0.05);
+    expect(billed).toBeCloseTo(model.seconds, 3);
     expect(new Set(usage.map((e) => e.responseId)).size).toBe(usage.length);
-    await scrapeUntil(app, (s) => expect(valueOf(s, 'voice_agent_model_seconds_total', { engine: 'live' })).toBeCloseTo(billed, 1));
+    // Each report is priced at GPT-Live's $0.05 a minute, and the call's total follows.
+    const costs = logs.events.filter((e) => e.type === 'cost');
+    expect(costs.map((e) => e.responseId)).toEqual(usage.map((e) => e.responseId));
+    for (const [i, cost] of costs.entries()) expect(cost.usd).toBeCloseTo((usage[i].billedSeconds / 60) * 0.05, 9);
+    expect(costs.at(-1)!.totalUsd).toBeCloseTo((billed / 60) * 0.05, 9);
+    await scrapeUntil(app, (s) => {
+      expect(valueOf(s, 'voice_agent_model_seconds_total', { engine: 'live' })).toBeCloseTo(billed, 1);
+      expect(valueOf(s, 'voice_agent_model_cost_usd_total', { engine: 'live' })).toBeCloseTo((billed / 60) * 0.05, 6);
+      expect(valueOf(s, 'voice_agent_model_cost_usd_total', { engine: 'realtime' })).toBe(0);
+    });
   });
 
-  it('reports the backend’s tokens for its own model', async ({ start }) => {
-    const { call, model, logs } = await start();
-    model.delegate([{ name: 'end_call', arguments: '{}' }]);
-    const backend = await logs.waitFor('usage', (e) => e.model === 'gpt-5.4-mini');
+  it('reports the backend’s tokens for its own model: unpriced unless PRICES_FILE prices it, then in the call’s cost', async ({ start }) => {
+    const unpriced = await start({}, { usageIntervalMs: 0 });
+    unpriced.model.delegate([{ name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' }]);
+    const backend = await unpriced.logs.waitFor('usage', (e) => e.model === 'gpt-5.4-mini');
     expect(backend).toMatchObject({ engine: 'live', inputTokens: 900, cachedTokens: 600, outputTokens: 60, totalTokens: 960 });
     expect(backend).not.toHaveProperty('billedSeconds');
-    call.sendStop();
+    // Never a guess: a model the price table does not know makes the call's cost unknown.
+    expect(await unpriced.logs.waitFor('cost', (e) => e.responseId === backend.responseId)).toMatchObject({ usd: null, totalUsd: null });
+    await scrapeUntil(unpriced.app, (s) => expect(valueOf(s, 'voice_agent_model_usage_unpriced_total', { engine: 'live' })).toBe(1));
+    unpriced.call.sendStop();
+
+    // With the backend model priced, the call's cost is its seconds plus the backend's tokens.
+    const dir = mkdtempSync(join(tmpdir(), 'prices-'));
+    const pricesFile = join(dir, 'prices.json');
+    const backendPrices = { textInput: 1, cachedTextInput: 0.1, audioInput: 0, cachedAudioInput: 0, textOutput: 4, audioOutput: 0 };
+    writeFileSync(pricesFile, JSON.stringify({ 'gpt-5.4-mini': backendPrices }));
+    try {
+      const priced = await start({ PRICES_FILE: pricesFile }, { usageIntervalMs: 0 });
+      priced.model.delegate([{ name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' }]);
+      const tokens = await priced.logs.waitFor('cost', (e) => e.model === 'gpt-5.4-mini');
+      // 300 uncached + 600 cached input, 60 output, USD per 1M.
+      expect(tokens.usd).toBeCloseTo((300 * 1 + 600 * 0.1 + 60 * 4) / 1e6, 12);
+      priced.call.sendStop();
+      await priced.logs.waitFor('call.ended');
+      const seconds = priced.logs.events.filter((e) => e.type === 'usage' && e.billedSeconds).reduce((sum, e) => sum + e.billedSeconds, 0);
+      expect(seconds).toBeGreaterThan(0);
+      const total = priced.logs.events.filter((e) => e.type === 'cost').at(-1)!.totalUsd;
+      expect(total).toBeCloseTo(tokens.usd + (seconds / 60) * 0.05, 9);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
