@@ -24,6 +24,8 @@ export class CallerMicrophone {
   private timer: NodeJS.Timeout | null = null;
   private startedAt = 0;
   private seq = 0;
+  /** performance.now() when the first frame of the last utterance was sent: where the caller started talking. */
+  lastSpeechStartedAt = 0;
   /** performance.now() when the last frame of the last utterance was sent. */
   lastSpeechEndedAt = 0;
   /**
@@ -78,6 +80,7 @@ export class CallerMicrophone {
     const utterance = this.queue[0];
     if (!utterance) return this.silence;
     const frame = Buffer.alloc(FRAME_BYTES, MULAW_SILENCE);
+    if (utterance.offset === 0) this.lastSpeechStartedAt = performance.now();
     utterance.audio.copy(frame, 0, utterance.offset, utterance.offset + FRAME_BYTES);
     utterance.offset += FRAME_BYTES;
     if (mulawRms(frame) > SPEECH_RMS) this.lastVoiceAt = performance.now();

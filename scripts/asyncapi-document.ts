@@ -97,6 +97,7 @@ const EXAMPLES: Record<string, unknown> = {
     audioEndMs: 2050,
     sentMs: 4400,
     items: 1,
+    cuts: [{ itemId: 'item_Dq4gQ1bR3x9fWcO2lMnAs', audioEndMs: 2050, sentMs: 4400 }],
   },
   subscribe: { type: 'subscribe', id: 'watch-1', callSid: 'CA0123456789abcdef0123456789abcdef' },
   'config.update': { type: 'config.update', id: 'cfg-1', config: { voice: 'marin', turnDetection: { type: 'server_vad', threshold: 0.6 } } },

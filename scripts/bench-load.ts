@@ -1,6 +1,7 @@
 // The benchmark's load generator, a process of its own (forked by bench.ts, talking over IPC):
-// the Realtime emulator on one side of the server and N simulated Twilio calls on the other,
-// with callers talking and the model answering in real time, 20 ms frames both ways.
+// the Realtime emulator (or, with `--engine live`, the GPT-Live emulator) on one side of the
+// server and N simulated Twilio calls on the other, with callers talking and the model answering
+// in real time, 20 ms frames both ways.
 //
 // Every frame is tagged in its first 6 payload bytes (uint16 index, uint32 sequence number), so
 // whoever receives it looks up when it was sent: both ends live in this process, on one clock.
@@ -13,10 +14,13 @@ import WebSocket from 'ws';
 import twilio from 'twilio';
 import { FRAME_BYTES } from '../emulator/audio-codec';
 import { CallerMicrophone } from '../emulator/caller-microphone';
+import { FakeLiveServer, type FakeLiveConnection } from '../emulator/fake-live-server';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
 import { dial, newCallSid, sameOrigin } from '../emulator/phone';
 import { TwilioCallSimulator } from '../emulator/twilio-call-simulator';
 import { cpuTimeMs, cpuTimes, rssKb } from './server-process';
+
+export type BenchEngine = 'realtime' | 'live';
 
 export interface LoadRequest {
   type: 'run';
@@ -76,6 +80,13 @@ export interface LoadResult {
 }
 
 const HANDSHAKE_MS = 300;
+/**
+ * GPT-Live: the caller really talks over the answer (loud frames for this long) — the server's own
+ * speech check is what clears the phone — and the model, full duplex, stops at once and answers
+ * again LIVE_REPLY_AFTER_MS later (long enough after the caller that its reply is a new turn).
+ */
+const LIVE_INTERRUPT_MS = 400;
+const LIVE_REPLY_AFTER_MS = 1000;
 const FRAME_MS = 20;
 /** Audio the model sends before pacing in real time: Twilio's buffer stays ~100 ms ahead. */
 const MODEL_PREBUFFER_FRAMES = 5;
@@ -100,6 +111,26 @@ function tag(frame: Buffer, index: number, seq: number): void {
 function readTag(base64: string): { index: number; seq: number } {
   const head = Buffer.from(base64.slice(0, 8), 'base64');
   return { index: head.readUInt16BE(0), seq: head.readUInt32BE(2) };
+}
+
+/**
+ * Caller frames on GPT-Live go through the server's speech check: raw tag bytes would sound like
+ * clicks. The same 6 bytes are written as 12 nibbles in the quietest μ-law codes (0xF0–0xFF, under
+ * 130 on the 16-bit scale), so a tagged frame of silence is still silence.
+ */
+function quietTag(frame: Buffer, index: number, seq: number): void {
+  const bytes = [index >> 8, index & 0xff, seq >>> 24, (seq >>> 16) & 0xff, (seq >>> 8) & 0xff, seq & 0xff];
+  for (let i = 0; i < 6; i++) {
+    frame[2 * i] = 0xf0 | (bytes[i] >> 4);
+    frame[2 * i + 1] = 0xf0 | (bytes[i] & 0x0f);
+  }
+}
+
+// 12 bytes: the first 16 base64 characters.
+function readQuietTag(base64: string): { index: number; seq: number } {
+  const head = Buffer.from(base64.slice(0, 16), 'base64');
+  const byte = (i: number): number => ((head[2 * i] & 0x0f) << 4) | (head[2 * i + 1] & 0x0f);
+  return { index: (byte(0) << 8) | byte(1), seq: ((byte(2) << 24) | (byte(3) << 16) | (byte(4) << 8) | byte(5)) >>> 0 };
 }
 
 /** When each frame of one stream was sent, and whether it arrived (indexed by sequence number). */
@@ -147,8 +178,17 @@ class Window {
   }
 }
 
+/** What a call needs of its model side, whatever the engine. */
+interface BenchModelSide {
+  readonly index: number;
+  readonly frames: FrameLedger;
+  readonly closed: boolean;
+  /** Set when the model was told how much of its answer was heard (Realtime's truncate). */
+  readonly truncatedAtMs: number | null;
+}
+
 /** The model side of one call: answers every response.create with tagged real-time audio. */
-class BenchModel {
+class BenchModel implements BenchModelSide {
   readonly frames: FrameLedger;
   private seq = 0;
   private userItem = '';
@@ -167,6 +207,10 @@ class BenchModel {
       if (event.type === 'response.create' && !connection.responding) return this.speak();
       if (event.type === 'conversation.item.truncate') this.truncatedAtMs = event.audio_end_ms;
     });
+  }
+
+  get closed(): boolean {
+    return this.connection.closed;
   }
 
   private callerFrame(audio: string): void {
@@ -211,12 +255,75 @@ class BenchModel {
   }
 }
 
+/**
+ * The GPT-Live model side of one call: speaks tagged real-time audio when told to (the greeting
+ * is commentary), stops by itself when its caller talks over it, and answers again after a pause.
+ */
+class LiveBenchModel implements BenchModelSide {
+  readonly frames: FrameLedger;
+  readonly truncatedAtMs = null; // GPT-Live has no truncation
+  private seq = 0;
+
+  constructor(
+    readonly index: number,
+    readonly connection: FakeLiveConnection,
+    private readonly callers: Map<number, BenchCall>,
+    private readonly window: Window,
+    private readonly capacity: number,
+  ) {
+    this.frames = new FrameLedger(capacity);
+    connection.observe((event) => {
+      if (event.type === 'session.input_audio.append') return this.callerFrame(event.audio);
+      if (event.type === 'session.commentary.append' && !connection.isSpeaking) return this.speak();
+    });
+  }
+
+  get closed(): boolean {
+    return this.connection.closed;
+  }
+
+  private callerFrame(audio: string): void {
+    const now = performance.now();
+    const { index, seq } = readQuietTag(audio);
+    const sentAt = this.callers.get(index)?.frames.received(seq) ?? 0;
+    if (sentAt && this.window.has(sentAt)) this.window.relayIn.push(now - sentAt);
+  }
+
+  speak(): void {
+    if (this.connection.isSpeaking || this.connection.closed) return;
+    const frame = Buffer.alloc(FRAME_BYTES, 0x55);
+    const base = this.seq;
+    tag(frame, this.index, base);
+    const chunks: Buffer[] = new Array(this.capacity).fill(frame);
+    void this.connection
+      .speak({
+        chunks,
+        paceMs: FRAME_MS,
+        prebufferChunks: MODEL_PREBUFFER_FRAMES,
+        onChunkSent: (i, at) => {
+          this.frames.sent(base + i, at);
+          this.seq = base + i + 1;
+          tag(frame, this.index, this.seq);
+        },
+      })
+      .catch(() => undefined);
+  }
+
+  /** The caller talks over the answer: the model hears it and stops at once, then answers again. */
+  interrupted(): void {
+    this.connection.interrupt();
+    setTimeout(() => this.speak(), LIVE_REPLY_AFTER_MS);
+  }
+}
+
 /** The Twilio side of one call. */
 class BenchCall {
   readonly frames: FrameLedger;
   call: TwilioCallSimulator | null = null;
   mic: CallerMicrophone | null = null;
-  model: BenchModel | null = null;
+  model: BenchModelSide | null = null;
+  /** GPT-Live: the caller talks (loud frames) until then. */
+  private talkingUntil = 0;
   startedAt = 0;
   firstAudioAt = 0;
   bargeInAt = 0;
@@ -226,11 +333,18 @@ class BenchCall {
 
   constructor(
     readonly index: number,
-    private readonly models: BenchModel[],
+    private readonly models: BenchModelSide[],
     private readonly window: Window,
     capacity: number,
+    private readonly engine: BenchEngine,
   ) {
     this.frames = new FrameLedger(capacity);
+  }
+
+  /** GPT-Live: the caller talks over the answer for a moment; bargeInAt is set when its first loud frame goes out. */
+  talkOver(): void {
+    this.talkingUntil = performance.now() + LIVE_INTERRUPT_MS;
+    this.bargeInAt = 0;
   }
 
   /** Webhook (which pre-dials the model), then the stream; or, with `predial` false, only the stream. */
@@ -248,11 +362,22 @@ class BenchCall {
       this.call = await TwilioCallSimulator.connect(url, { callSid, customParameters: { callSid }, headers, record: false, onMessage });
       this.startedAt = performance.now();
     }
+    const live = this.engine === 'live';
+    const quiet = Buffer.alloc(FRAME_BYTES, 0xff);
+    const loud = Buffer.alloc(FRAME_BYTES, 0x10);
     this.mic = new CallerMicrophone(this.call, {
       frame: (seq) => {
-        tag(this.frame, this.index, seq);
-        this.frames.sent(seq, performance.now());
-        return this.frame;
+        const now = performance.now();
+        this.frames.sent(seq, now);
+        if (!live) {
+          tag(this.frame, this.index, seq);
+          return this.frame;
+        }
+        const talking = now < this.talkingUntil;
+        if (talking && this.bargeInAt === 0) this.bargeInAt = now; // where the caller started talking
+        const frame = talking ? loud : quiet;
+        quietTag(frame, this.index, seq);
+        return frame;
       },
     });
     this.mic.start();
@@ -349,29 +474,37 @@ async function activeCalls(serverUrl: string): Promise<number> {
 }
 
 class LoadGenerator {
-  private readonly models: BenchModel[] = [];
+  private readonly models: BenchModelSide[] = [];
   private callers = new Map<number, BenchCall>();
   private window = new Window();
   private capacity = 0;
   private nextCallIndex = 0;
 
-  private constructor(readonly emulator: FakeRealtimeServer) {}
+  private constructor(
+    readonly emulator: FakeRealtimeServer | FakeLiveServer,
+    readonly engine: BenchEngine,
+  ) {}
 
-  static async start(): Promise<LoadGenerator> {
+  static async start(engine: BenchEngine): Promise<LoadGenerator> {
     let generator: LoadGenerator | null = null;
-    const pending: FakeRealtimeConnection[] = [];
-    const emulator = await FakeRealtimeServer.start({
-      handshakeDelayMs: HANDSHAKE_MS,
-      recordAudio: false,
-      onConnection: (c) => (generator ? generator.adopt(c) : pending.push(c)),
-    });
-    generator = new LoadGenerator(emulator);
+    const pending: (FakeRealtimeConnection | FakeLiveConnection)[] = [];
+    const onConnection = (c: FakeRealtimeConnection | FakeLiveConnection): void => void (generator ? generator.adopt(c) : pending.push(c));
+    const emulator =
+      engine === 'live'
+        ? await FakeLiveServer.start({ handshakeDelayMs: HANDSHAKE_MS, recordAudio: false, onConnection })
+        : await FakeRealtimeServer.start({ handshakeDelayMs: HANDSHAKE_MS, recordAudio: false, onConnection });
+    generator = new LoadGenerator(emulator, engine);
     for (const c of pending) generator.adopt(c);
     return generator;
   }
 
-  private adopt(connection: FakeRealtimeConnection): void {
-    this.models.push(new BenchModel(this.models.length, connection, this.callers, this.window, this.capacity));
+  private adopt(connection: FakeRealtimeConnection | FakeLiveConnection): void {
+    const index = this.models.length;
+    this.models.push(
+      this.engine === 'live'
+        ? new LiveBenchModel(index, connection as FakeLiveConnection, this.callers, this.window, this.capacity)
+        : new BenchModel(index, connection as FakeRealtimeConnection, this.callers, this.window, this.capacity),
+    );
   }
 
   /** Places `n` calls, spread over a short ramp so webhooks do not all land in the same millisecond. */
@@ -380,7 +513,7 @@ class LoadGenerator {
     const calls: BenchCall[] = [];
     const placing: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      const call = new BenchCall(this.nextCallIndex++, this.models, this.window, this.capacity);
+      const call = new BenchCall(this.nextCallIndex++, this.models, this.window, this.capacity, this.engine);
       this.callers.set(call.index, call);
       calls.push(call);
       const at = (i * rampMs) / n;
@@ -414,7 +547,7 @@ class LoadGenerator {
       await delay(500);
     }
     // One call without the webhook: what pre-dial saves.
-    const direct = new BenchCall(this.nextCallIndex++, this.models, this.window, this.capacity);
+    const direct = new BenchCall(this.nextCallIndex++, this.models, this.window, this.capacity, this.engine);
     this.callers.set(direct.index, direct);
     await direct.place(req.serverUrl, 0, req.twilioAuthToken, false).catch((err: Error) => void (direct.error = err.message));
     await until(() => direct.error !== null || direct.firstAudioAt > 0, 10_000);
@@ -442,7 +575,13 @@ class LoadGenerator {
     const live = calls.filter((c) => !c.error && c.firstAudioAt > 0);
     const bargeIns = live.map((call, i) =>
       delay(req.durationMs / 2 + (i * req.durationMs) / 4 / Math.max(1, live.length)).then(() => {
-        if (call.model && !call.model.connection.closed) call.bargeInAt = call.model.interrupt();
+        const model = call.model;
+        if (!model || model.closed) return;
+        if (model instanceof LiveBenchModel) {
+          // The caller really talks: the server's speech check is what clears the phone.
+          call.talkOver();
+          model.interrupted();
+        } else if (model instanceof BenchModel) call.bargeInAt = model.interrupt();
       }),
     );
     const rssSamples: number[] = [];
@@ -513,7 +652,7 @@ class LoadGenerator {
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench-load runs as a child of bench.ts (it talks over IPC)');
-  const generator = await LoadGenerator.start();
+  const generator = await LoadGenerator.start(process.argv.includes('live') ? 'live' : 'realtime');
   process.on('message', (msg: LoadRequest) => {
     if (msg.type !== 'run') return;
     generator

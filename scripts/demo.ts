@@ -1,6 +1,7 @@
 // `npm run demo`: the product's main job on embedded defaults, with no API key and no phone.
 // Starts the real server (node dist/main.js) in a child process, a local Realtime emulator with a
-// scripted voice model, and a stub weather API; then places a simulated Twilio call that speaks
+// scripted voice model (or, with `-- --engine live`, the GPT-Live emulator with its full-duplex
+// scripted model), and a stub weather API; then places a simulated Twilio call that speaks
 // real audio, gets greeted and answered, talks over an answer (barge-in), asks for the weather
 // (a function call) and says goodbye (end_call). The transcript is printed as it happens, from
 // the server's own /ws/logs event stream; a latency summary follows. Exit code 0 when the whole
@@ -10,7 +11,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { CallerMicrophone } from '../emulator/caller-microphone';
 import { DEMO_CALLER, DEMO_GREETING_INSTRUCTIONS, DEMO_SCRIPT } from '../emulator/demo-conversation';
+import { FakeLiveServer, type FakeLiveConnection } from '../emulator/fake-live-server';
 import { FakeRealtimeServer, type FakeRealtimeConnection } from '../emulator/fake-realtime-server';
+import { ScriptedLiveModel } from '../emulator/live-voice-model';
 import { dial, postVoiceWebhook } from '../emulator/phone';
 import { hasEspeak, loadClip, SpeechCache } from '../emulator/speech';
 import { ScriptedVoiceModel, type VoiceAction } from '../emulator/voice-model';
@@ -21,21 +24,32 @@ const HANDSHAKE_MS = 300; // a realistic Realtime API handshake, hidden by pre-d
 const STREAM_DELAY_MS = 400; // Twilio's time between our TwiML and the stream's `start`
 const INTERRUPT_AFTER_MS = 2000; // how much of the long answer the caller hears before talking over it
 const DEMO_TIMEOUT_MS = 90_000;
+/** GPT-Live: the caller must stop hearing the assistant within this of starting to talk over it. */
+const LIVE_CLEAR_BUDGET_MS = 300;
 const ASSISTANT_VOICE = 'en-us+f3';
 
 interface Options {
   keep: boolean;
   verbose: boolean;
+  engine: 'realtime' | 'live';
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { keep: false, verbose: false };
-  for (const arg of argv) {
+  const opts: Options = { keep: false, verbose: false, engine: 'realtime' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
     if (arg === '--keep') opts.keep = true;
     else if (arg === '--verbose') opts.verbose = true;
-    else if (arg === '--help' || arg === '-h') {
+    else if (arg === '--engine' || arg.startsWith('--engine=')) {
+      const value = arg.includes('=') ? arg.slice('--engine='.length) : argv[++i];
+      if (value !== 'realtime' && value !== 'live') throw new Error(`--engine takes realtime or live, not ${value ?? 'nothing'}`);
+      opts.engine = value;
+    } else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: npm run demo [-- --keep] [-- --verbose]\n  --keep     leave the server and emulator running after the call (Ctrl-C to stop)\n  --verbose  print the server log too',
+        'usage: npm run demo [-- --keep] [-- --verbose] [-- --engine realtime|live]\n' +
+          '  --keep     leave the server and emulator running after the call (Ctrl-C to stop)\n' +
+          '  --verbose  print the server log too\n' +
+          '  --engine   the voice engine: realtime (default, the Realtime emulator) or live (the GPT-Live emulator, VOICE_ENGINE=live)',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
@@ -142,22 +156,35 @@ async function main(): Promise<void> {
 
   let server: ServerProcess | undefined;
   try {
-    // The model side: emulator + scripted voice, and the weather API.
-    const actions: { connection: FakeRealtimeConnection; action: VoiceAction }[] = [];
-    const voice = new ScriptedVoiceModel({
-      script: DEMO_SCRIPT,
-      speech: new SpeechCache({ voice: ASSISTANT_VOICE }),
-      onAction: (connection, action) => actions.push({ connection, action }),
-    });
-    const prepared = voice.prepare();
-    const connections: FakeRealtimeConnection[] = [];
-    const emulator = await FakeRealtimeServer.start({
-      handshakeDelayMs: HANDSHAKE_MS,
-      onConnection: (connection) => {
-        connections.push(connection);
-        voice.attach(connection);
-      },
-    });
+    // The model side: emulator + scripted voice (Realtime, or GPT-Live), and the weather API.
+    const live = opts.engine === 'live';
+    const actions: { connection: FakeRealtimeConnection | FakeLiveConnection; action: VoiceAction }[] = [];
+    const speech = new SpeechCache({ voice: ASSISTANT_VOICE });
+    const onAction = (connection: FakeRealtimeConnection | FakeLiveConnection, action: VoiceAction): void => void actions.push({ connection, action });
+    const connections: (FakeRealtimeConnection | FakeLiveConnection)[] = [];
+    let emulator: { url: string; close(): Promise<void> };
+    let prepared: Promise<void>;
+    if (live) {
+      const voice = new ScriptedLiveModel({ script: DEMO_SCRIPT, speech, onAction });
+      prepared = voice.prepare();
+      emulator = await FakeLiveServer.start({
+        handshakeDelayMs: HANDSHAKE_MS,
+        onConnection: (connection) => {
+          connections.push(connection);
+          voice.attach(connection);
+        },
+      });
+    } else {
+      const voice = new ScriptedVoiceModel({ script: DEMO_SCRIPT, speech, onAction });
+      prepared = voice.prepare();
+      emulator = await FakeRealtimeServer.start({
+        handshakeDelayMs: HANDSHAKE_MS,
+        onConnection: (connection) => {
+          connections.push(connection);
+          voice.attach(connection);
+        },
+      });
+    }
     cleanups.push(() => emulator.close());
     const weather: WeatherStub = await startWeatherStub();
     cleanups.push(() => weather.close());
@@ -173,7 +200,7 @@ async function main(): Promise<void> {
         PORT: String(port),
         PUBLIC_URL: `http://127.0.0.1:${port}`,
         OPENAI_API_KEY: `sk-demo-offline-${randomBytes(8).toString('hex')}`,
-        OPENAI_REALTIME_URL: emulator.url,
+        ...(live ? { VOICE_ENGINE: 'live', OPENAI_LIVE_URL: emulator.url } : { VOICE_ENGINE: 'realtime', OPENAI_REALTIME_URL: emulator.url }),
         WEATHER_API_URL: weather.url,
         AGENT_GREETING: DEMO_GREETING_INSTRUCTIONS,
         TWILIO_AUTH_TOKEN: twilioToken,
@@ -189,7 +216,11 @@ async function main(): Promise<void> {
 
     console.log('Voice agent demo: a simulated phone call, everything on this machine (no API key, no phone).');
     console.log(`  server      node dist/main.js on ${server.url} (pid ${server.pid})`);
-    console.log(`  model       Realtime emulator at ${emulator.url}, scripted voice, ${HANDSHAKE_MS} ms handshake`);
+    console.log(
+      live
+        ? `  model       GPT-Live emulator at ${emulator.url}, full-duplex scripted voice (faster than real time), ${HANDSHAKE_MS} ms handshake`
+        : `  model       Realtime emulator at ${emulator.url}, scripted voice, ${HANDSHAKE_MS} ms handshake`,
+    );
     console.log(
       `  voices      ${hasEspeak() ? 'espeak-ng speech' : 'tones (install espeak-ng for speech)'} for the assistant; the caller's lines are recorded clips`,
     );
@@ -253,6 +284,7 @@ async function main(): Promise<void> {
     // 3. …and the caller talks over it: barge-in, then a weather question (function call).
     const interruptAt = performance.now();
     await mic.say(loadClip(DEMO_CALLER[1].clip));
+    const interruptTalkAt = mic.lastSpeechStartedAt;
     const turn2End = mic.lastSpeechEndedAt;
     await until(() => printer.count('function_call.finished') >= 1, 20_000, 'the weather function call');
     const afterTool = printer.events.length;
@@ -281,9 +313,13 @@ async function main(): Promise<void> {
     const connection = connections[0];
     const speechStarted = actions.filter((a) => a.action.type === 'speech_started' && a.action.at > interruptAt)[0]?.action.at;
     const bargeIn = printer.find('barge_in');
-    const truncation = connection?.truncations[0];
+    // Where the server cut the answer: Realtime's truncate, or (GPT-Live has none) what the barge_in event says was heard.
+    const truncation = live
+      ? bargeIn && { itemId: bargeIn.itemId as string, audioEndMs: bargeIn.audioEndMs as number }
+      : (connection as FakeRealtimeConnection | undefined)?.truncations[0];
     const itemStart = truncation ? itemStartBytes.get(truncation.itemId) : undefined;
     const heardMs = call.clears[0] && itemStart !== undefined ? call.clears[0].atPlayedMs - itemStart / 8 : undefined;
+    const clearAfterTalkMs = clearAt - interruptTalkAt;
     const modelStatus = printer.find('model.status', (e) => e.status === 'connected');
     const weatherCall = printer.find('function_call.finished', (e) => e.name === 'get_weather_from_coords');
     const ended = printer.find('call.ended');
@@ -295,13 +331,34 @@ async function main(): Promise<void> {
     row('stream start → first greeting audio', ms(firstAudioAt - placed.startedAt), `instead of ≥ ${HANDSHAKE_MS} ms without pre-dial`);
     row('caller stops talking → answer audio', ms(firstAudioAfter(turn1End) - turn1End), 'includes the 500 ms of silence the VAD waits for');
     row('caller stops talking → weather answer audio', ms(firstAudioAfter(turn2End) - turn2End), 'VAD + function call + emulator TTS');
-    row('speech_started → clear on the phone', ms(clearAt - speechStarted, 1), 'how fast playback stops on barge-in');
+    if (live) {
+      row('caller starts talking → clear on the phone', ms(clearAfterTalkMs, 1), `the server's own speech check (budget ${LIVE_CLEAR_BUDGET_MS} ms)`);
+      row('caller starts talking → the model stops', ms(speechStarted - interruptTalkAt, 1), 'the model hears the caller and stops by itself');
+    } else {
+      row('speech_started → clear on the phone', ms(clearAt - speechStarted, 1), 'how fast playback stops on barge-in');
+    }
     row(
-      'truncation: audio_end_ms vs what was heard',
+      live ? 'cut: heard position vs what was heard' : 'truncation: audio_end_ms vs what was heard',
       truncation && heardMs !== undefined ? ms(Math.abs(truncation.audioEndMs - heardMs)) : 'n/a',
       truncation && heardMs !== undefined ? `cut at ${truncation.audioEndMs} ms, caller had heard ${heardMs.toFixed(0)} ms` : '',
     );
     row('weather tool (local stub API)', ms(weatherCall?.durationMs));
+    if (live) {
+      // GPT-Live bills seconds of session; its backend's tokens are billed apart, at the backend model's price.
+      // Both come priced from the server's own cost events (its price table; PRICES_FILE adds models).
+      const usage = printer.events.filter((e) => e.type === 'usage');
+      const costs = printer.events.filter((e) => e.type === 'cost');
+      const seconds = usage.reduce((sum, e) => sum + (e.billedSeconds ?? 0), 0);
+      const tokens = usage.reduce((sum, e) => sum + (e.billedSeconds === undefined ? e.totalTokens : 0), 0);
+      const secondsIds = new Set(usage.filter((e) => e.billedSeconds !== undefined).map((e) => e.responseId));
+      const secondsUsd = costs.filter((e) => secondsIds.has(e.responseId)).reduce((sum, e) => sum + (e.usd ?? 0), 0);
+      const backendPriced = costs.filter((e) => !secondsIds.has(e.responseId)).every((e) => e.usd !== null);
+      row(
+        'GPT-Live session time billed',
+        `${seconds.toFixed(1)} s`,
+        `$${secondsUsd.toFixed(4)}, plus ${tokens} backend tokens${backendPriced ? '' : ' (not priced: add the backend model to PRICES_FILE)'}`,
+      );
+    }
     row(
       'goodbye finished playing → hang-up',
       ms(closedAt - lastAudioEndsAt),
@@ -309,18 +366,21 @@ async function main(): Promise<void> {
     );
 
     const problems: string[] = [];
-    if (!bargeIn || !clearAt) problems.push('no barge-in (clear + truncate) happened');
+    if (!bargeIn || !clearAt) problems.push(`no barge-in (clear${live ? '' : ' + truncate'}) happened`);
+    else if (live && !(clearAfterTalkMs <= LIVE_CLEAR_BUDGET_MS)) {
+      problems.push(`the caller heard the assistant for ${clearAfterTalkMs.toFixed(0)} ms after talking over it (budget ${LIVE_CLEAR_BUDGET_MS} ms)`);
+    }
     if (!weatherCall || weatherCall.error) problems.push(`the weather function call did not succeed (${weatherCall?.error ?? 'not called'})`);
     if (ended?.reason !== 'agent-ended') problems.push(`the call ended with ${ended?.reason ?? 'no call.ended event'} instead of agent-ended`);
     if (!/<Hangup\/><\/Response>$/.test(next.twiml) || /<Say>/.test(next.twiml)) problems.push(`stream-ended answered ${next.twiml}`);
     if (call.protocolErrors.length > 0) problems.push(`the server sent Twilio invalid messages: ${call.protocolErrors.join('; ')}`);
     if (connection && connection.errors.length > 0)
-      problems.push(`the Realtime emulator rejected events: ${connection.errors.map((e) => e.message).join('; ')}`);
+      problems.push(`the ${live ? 'GPT-Live' : 'Realtime'} emulator rejected events: ${connection.errors.map((e) => e.message).join('; ')}`);
     if (weather.requests < 1) problems.push('the weather stub was never called');
     if (problems.length > 0) throw new Error(problems.join('\n  '));
 
     console.log('');
-    console.log(`Demo call complete: greeted, answered, interrupted, a function call, and a clean hang-up.`);
+    console.log(`Demo call complete${live ? ' on GPT-Live' : ''}: greeted, answered, interrupted, a function call, and a clean hang-up.`);
     if (opts.keep) {
       // Commands that work exactly as printed: the tokens this server was started with are in them.
       console.log(`\nStill running: server ${server.url}, emulator ${emulator.url}.`);

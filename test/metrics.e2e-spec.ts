@@ -12,7 +12,7 @@ const echoTool: AgentTool = {
   run: async (args) => args,
 };
 
-/** Every series the README documents, with its Prometheus type. */
+/** Every series docs/observability.md documents, with its Prometheus type. */
 const SERIES: [string, string][] = [
   ['voice_agent_active_calls', 'gauge'],
   ['voice_agent_reserved_calls', 'gauge'],

@@ -156,6 +156,24 @@ describe.each(TEST_DATABASES)('call records (%s)', (kind) => {
     }
   });
 
+  test('a GPT-Live call is recorded with its engine, its transcript, the seconds billed and their cost', async ({ live, startApp, placeLiveCall }) => {
+    const app = await startApp({ ...(await storage(kind)), VOICE_ENGINE: 'live', OPENAI_LIVE_URL: live.url });
+    const { call, model, callSid } = await placeLiveCall(app);
+    model.hearCaller('Is the shop open?');
+    await model.speak({ chunks: chunks(testAudio(1600, 3), 800), transcript: 'Yes, until six.' });
+    await record(app, callSid, (r) => expect(r.transcript).toHaveLength(2)); // reached the app before the hang-up
+    call.sendStop();
+    const saved = await record(app, callSid); // ended: call.ended comes after the session's final count
+    expect(saved).toMatchObject({ engine: 'live', model: 'gpt-live-1.1', endReason: 'caller-hung-up' });
+    expect(saved.transcript.map((t: any) => [t.role, t.text])).toEqual([
+      ['user', 'Is the shop open?'],
+      ['assistant', 'Yes, until six.'],
+    ]);
+    // The session's final count (session.closed) is in, and priced at $0.05 a minute.
+    expect(saved.usage.billedSeconds).toBeCloseTo(model.seconds, 3);
+    expect(saved.costUsd).toBeCloseTo((model.seconds / 60) * 0.05, 9);
+  });
+
   test('retention deletes calls older than CALL_RETENTION_DAYS; DELETE /calls/{sid} removes one with everything under it', async ({ startApp, placeCall }) => {
     const app = await startApp({ ...(await storage(kind)), CALL_RETENTION_DAYS: '30' });
     const older = await placeCall(app);

@@ -23,12 +23,14 @@ describe('GET/PUT /session-config', () => {
   it('starts from the environment', async ({ startApp }) => {
     const app = await startApp({ AGENT_INSTRUCTIONS: 'Env instructions.', OPENAI_VOICE: 'coral', VAD_THRESHOLD: '0.6', VAD_SILENCE_DURATION_MS: '700' });
     expect(await getConfig(app)).toEqual({
+      engine: 'realtime',
       instructions: 'Env instructions.',
       voice: 'coral',
       turnDetection: { type: 'server_vad', threshold: 0.6, prefixPaddingMs: 300, silenceDurationMs: 700 },
       enabledTools: ['get_weather_from_coords', 'end_call', 'ask_operator'],
       availableTools: ['get_weather_from_coords', 'end_call', 'ask_operator'],
       availableVoices: ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'],
+      availableEngines: ['realtime', 'live'],
     });
     const semantic = await startApp({ TURN_DETECTION: 'semantic_vad' });
     expect((await getConfig(semantic)).turnDetection).toEqual({ type: 'semantic_vad', eagerness: 'auto' });

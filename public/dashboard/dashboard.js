@@ -206,6 +206,7 @@ function onMessage(msg) {
       break;
     case 'usage':
       call.tokens += msg.totalTokens;
+      call.billedSeconds += msg.billedSeconds ?? 0;
       break;
     case 'cost':
       call.costUsd = msg.totalUsd;
@@ -238,7 +239,11 @@ function newCall(info) {
     /** Transcript lines and notes, in arrival order, by key (item id for speech). */
     entries: new Map(),
     functionCalls: new Map(),
-    tokens: 0,
+    /** The voice engine and model the call runs on (call.started; the snapshot for calls already running). */
+    engine: info.engine ?? 'realtime',
+    model: info.model ?? '',
+    tokens: info.usage?.tokens ?? 0,
+    billedSeconds: info.usage?.billedSeconds ?? 0,
     /** USD so far (null: the model has no price; undefined: nothing priced yet). */
     costUsd: info.costUsd,
     notes: 0,
@@ -313,6 +318,18 @@ function duration(ms) {
 function clock(ms) {
   return Number.isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }) : '';
 }
+
+const ENGINE_NAMES = { realtime: 'Realtime', live: 'GPT-Live' };
+
+function engineLabel(call) {
+  return `${ENGINE_NAMES[call.engine] ?? call.engine}${call.model ? ` ${call.model}` : ''}`;
+}
+
+/** What "Apply to selected call" can change, by the call's engine (the engine itself never changes mid-call). */
+const RUNNING_CALL_CHANGES = {
+  realtime: 'This Realtime call: instructions, tools and turn detection change at once; the voice only until the assistant has spoken; the engine never.',
+  live: 'This GPT-Live call: tools change at once; new instructions are appended (about 500 tokens at most); the voice and the engine are fixed at start; turn detection does not apply.',
+};
 
 function callStatus(call) {
   if (call.endedAt) return `ended (${call.endReason})${call.endDetail ? `: ${call.endDetail}` : ''}`;
@@ -389,8 +406,11 @@ function renderHeader() {
   const end = call.endedAt ?? Date.now();
   $('call-detail').textContent =
     `${call.callSid} · ${call.direction ?? 'inbound'} to ${call.to ?? '?'} · started ${clock(call.startedAt)} · ${duration(end - call.startedAt)}` +
+    ` · ${engineLabel(call)}` +
+    (call.billedSeconds ? ` · ${call.billedSeconds.toFixed(1)} s billed` : '') +
     (call.tokens ? ` · ${call.tokens} tokens` : '') +
     costText(call.costUsd, Boolean(call.endedAt));
+  $('live-changes').textContent = call.endedAt ? '' : (RUNNING_CALL_CHANGES[call.engine] ?? '');
   $('call-latency').textContent = latencyText(call.latency);
   $('call-latency').hidden = $('call-latency').textContent === '';
 }
@@ -511,6 +531,9 @@ setInterval(() => {
 // ---- configuration --------------------------------------------------------------------------
 
 function fillConfig(config) {
+  $('engine').replaceChildren(
+    ...(config.availableEngines ?? ['realtime']).map((e) => el('option', { value: e, textContent: ENGINE_NAMES[e] ?? e, selected: e === config.engine })),
+  );
   $('instructions').value = config.instructions;
   $('voice').replaceChildren(...config.availableVoices.map((v) => el('option', { value: v, textContent: v, selected: v === config.voice })));
   $('tools').replaceChildren(
@@ -533,6 +556,7 @@ function readConfig() {
   const type = $('turn-detection').value;
   const threshold = $('vad-threshold').value;
   return {
+    engine: $('engine').value,
     instructions: $('instructions').value,
     voice: $('voice').value,
     enabledTools: [...$('tools').querySelectorAll('input:checked')].map((box) => box.value),
@@ -569,8 +593,8 @@ $('config-form').addEventListener('submit', async (event) => {
 $('apply-live').addEventListener('click', () => {
   const callSid = state.selected;
   if (!callSid) return;
-  // The voice is left out: it cannot change once the assistant has spoken.
-  const { voice: _voice, ...config } = readConfig();
+  // The voice and the engine are left out: a running call keeps them.
+  const { voice: _voice, engine: _engine, ...config } = readConfig();
   configStatus('Applying…');
   send({ type: 'config.update', callSid, config }, (reply) => {
     configStatus(reply.type === 'command.ok' ? 'Applied to the selected call (voice unchanged).' : `Not applied: ${reply.message}`);

@@ -115,7 +115,14 @@ export type CallEventBody =
   | { type: 'transcript.delta'; role: 'user' | 'assistant'; itemId: string; delta: string }
   | { type: 'transcript.done'; role: 'user' | 'assistant'; itemId: string; text: string }
   /** The caller talked over the assistant: `itemId` is the item that was playing; `items` counts every item cut (later ones at 0 ms). */
-  | { type: 'barge_in'; itemId: string; audioEndMs: number; sentMs: number; items: number }
+  | {
+      type: 'barge_in';
+      itemId: string;
+      audioEndMs: number;
+      sentMs: number;
+      items: number;
+      /** Every item cut, each at its own position. */ cuts: { itemId: string; audioEndMs: number; sentMs: number }[];
+    }
   | { type: 'function_call.started'; callId: string; name: string; arguments: string }
   | {
       type: 'function_call.finished';
@@ -128,7 +135,16 @@ export type CallEventBody =
       answeredBy: 'tool' | 'operator';
     }
   | { type: 'dtmf'; digit: string }
-  | ({ type: 'usage'; responseId: string; status: string; /** The model that produced the response (prices are per model). */ model: string } & ResponseUsage &
+  | ({
+      type: 'usage';
+      /** The response (or, for usage billed by time, the report) this usage is for: unique within the call. */
+      responseId: string;
+      status: string;
+      /** The model the usage is billed for (prices are per model): GPT-Live's seconds name the Live model, its backend's tokens the Responses model. */
+      model: string;
+      /** The engine of the call (optional: older cores did not say). */
+      engine?: VoiceEngineName;
+    } & ResponseUsage &
       UsageDetails)
   /** A latency the caller felt: `first_audio` once per call (stream start → first assistant audio sent), `answer` per turn (caller stopped talking → first audio of the answer sent). */
   | { type: 'latency'; kind: 'first_audio' | 'answer'; ms: number }

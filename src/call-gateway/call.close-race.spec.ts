@@ -36,7 +36,7 @@ class FakeTwilioSocket extends EventEmitter {
 const CALL_SID = 'CA' + 'a'.repeat(32);
 const STREAM_SID = 'MZ' + 'b'.repeat(32);
 
-function setup() {
+function setup(opts: { holdsClose?: boolean } = {}) {
   const config = loadAppConfig({ OPENAI_API_KEY: 'sk-test-0123456789', ALLOW_UNRESERVED_STREAMS: 'true', MODEL_RECONNECT_BASE_DELAY_MS: '100' });
   const events = new CallEventBus();
   const published: CallEvent[] = [];
@@ -47,9 +47,11 @@ function setup() {
   const dialer = {
     dial: () => {
       const session = new FakeSession();
+      session.holdsClose = opts.holdsClose ?? false;
       dialed.push(session);
       return session;
     },
+    engineFor: () => ({ name: 'realtime', model: 'gpt-realtime-2.1' }),
   } as unknown as ModelDialer;
   const registry = new CallRegistry(config, dialer, sessionConfig, tools, events);
   const socket = new FakeTwilioSocket();
@@ -125,5 +127,29 @@ describe('a call that ends mid-handling', () => {
     expect(call.endReason).toBe('internal-error');
     expect(published.at(-1)).toMatchObject({ type: 'call.ended', reason: 'internal-error' });
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('waits for the model’s last word before call.ended (GPT-Live’s final usage), and lets go of everything else at once', () => {
+    const { call, socket, model, published, registry } = setup({ holdsClose: true });
+    const listener = model.listener!;
+    socket.frame({ event: 'stop', sequenceNumber: '9', streamSid: STREAM_SID, stop: { callSid: CALL_SID } });
+    expect(call.endReason).toBe('caller-hung-up');
+    // Twilio and the registry are released; the model is asked to close and has not answered yet.
+    expect(socket.closedWith).toBe(1000);
+    expect(registry.activeCount).toBe(0);
+    expect(model.closedByUs).toBe(true);
+    expect(published.some((e) => e.type === 'call.ended')).toBe(false);
+    // Its final count belongs to the call; then the call ends, once.
+    const usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0, billedSeconds: 1.25 };
+    listener.onUsage({ id: 'seconds_9', model: 'gpt-live-1.1', status: 'completed', usage });
+    call.end('operator');
+    model.pendingClose!();
+    expect(published.slice(-2)).toMatchObject([
+      { type: 'usage', responseId: 'seconds_9', model: 'gpt-live-1.1', billedSeconds: 1.25 },
+      { type: 'call.ended', reason: 'caller-hung-up' },
+    ]);
+    listener.onUsage({ id: 'seconds_10', model: 'gpt-live-1.1', status: 'completed', usage });
+    expect(published.at(-1)).toMatchObject({ type: 'call.ended' });
+    expect(published.filter((e) => e.type === 'call.ended')).toHaveLength(1);
   });
 });

@@ -6,7 +6,7 @@ import type { AgentSettings, SessionConfigService } from '../openai/session-conf
 import type { ToolSchema, VoiceSession } from '../openai/voice-engine';
 import { offeredTools } from '../tools/offered-tools';
 import type { ToolRegistry } from '../tools/tool-registry.service';
-import type { CallEndReason, CallEventBody, CallEventBus } from './call-events';
+import type { CallEndReason, CallEventBody, CallEventBus, VoiceEngineName } from './call-events';
 import { CallLogger } from './call-logger';
 import type { CallRegistry } from './call-registry.service';
 import { FunctionCalls } from './function-calls';
@@ -54,6 +54,7 @@ export class Call implements LiveCall {
   lateDeltasDropped = 0;
   endReason: CallEndReason | null = null;
   private endDetail: string | undefined;
+  private inBytes = 0;
   private outBytes = 0;
   private bargeIns = 0;
   private startedPerf = 0;
@@ -105,6 +106,7 @@ export class Call implements LiveCall {
   /** The one place the lifecycle changes; it publishes what the change means. */
   private moveTo(next: CallState): void {
     const previous = this.lifecycle;
+    if (previous === 'ended') return;
     this.lifecycle = next;
     if (next === 'live') {
       this.wentLive = true;
@@ -123,13 +125,20 @@ export class Call implements LiveCall {
         firstAudioMs: this.firstAudioMs,
         bargeIns: this.bargeIns,
         reconnects: this.link?.reconnectCount ?? 0,
+        audioInMs: Math.round(this.inBytes / MULAW_BYTES_PER_MS),
+        audioOutMs: Math.round(this.outBytes / MULAW_BYTES_PER_MS),
         ...(this.endDetail !== undefined && { detail: this.endDetail }),
       });
       this.logger.log(`call ended: ${this.endReason} after ${Math.round(durationMs / 1000)} s (${this.framesIn} frames in, ${this.framesOut} out)`);
     }
   }
 
-  /** Ends the call and releases everything it holds. Safe to call more than once, from anywhere. */
+  /**
+   * Ends the call and releases everything it holds. Safe to call more than once, from anywhere.
+   * Twilio, the registry and the tools let go at once; `call.ended` waits for the model's last word
+   * (GPT-Live reports the session's final seconds when it closes, bounded by a short wait), so
+   * the call's usage is complete when it ends.
+   */
   end(reason: CallEndReason, detail?: string): void {
     if (this.lifecycle === 'ending' || this.lifecycle === 'ended') return;
     const wasLive = this.lifecycle === 'live';
@@ -138,11 +147,17 @@ export class Call implements LiveCall {
     this.moveTo('ending');
     this.abort.abort();
     this.turns?.close();
-    this.link?.close();
+    let modelDone = this.link === null;
+    let released = false;
+    this.link?.close(() => {
+      modelDone = true;
+      if (released) this.moveTo('ended');
+    });
     this.stream.close(closeCode(reason), reason);
     if (wasLive) this.deps.registry.release(this);
     else this.settleUnstarted();
-    this.moveTo('ended');
+    released = true;
+    if (modelDone) this.moveTo('ended');
   }
 
   private publish(body: CallEventBody): void {
@@ -172,6 +187,7 @@ export class Call implements LiveCall {
         // The hot path: count, and hand the payload to the model link.
         if (this.lifecycle !== 'live') return;
         this.framesIn++;
+        this.inBytes += base64ByteLength(payload);
         this.lastMediaAt = Date.now();
         this.link!.appendAudio(payload);
       },
@@ -214,6 +230,9 @@ export class Call implements LiveCall {
     const settings = reserved?.settings ?? this.deps.sessionConfig.current;
     const tools = reserved?.tools ?? offeredTools(this.deps.tools, settings.enabledTools);
     this.voice = settings.voice;
+    const engine = this.deps.dialer.engineFor(settings);
+    this.engine = engine.name;
+    this.model = engine.model;
     this.startedAt = Date.now();
     this.startedPerf = performance.now();
     this.moveTo('live');
@@ -224,6 +243,9 @@ export class Call implements LiveCall {
   private to: string | null = null;
   private direction: string | null = null;
   private voice = '';
+  /** The engine and model this call runs on (fixed for the call: its settings chose them when it was answered). */
+  private engine: VoiceEngineName = 'realtime';
+  private model = '';
 
   private startedEvent(): CallEventBody {
     return {
@@ -233,8 +255,8 @@ export class Call implements LiveCall {
       to: this.to,
       direction: this.direction,
       startedAt: new Date(this.startedAt).toISOString(),
-      engine: 'realtime',
-      model: this.deps.config.OPENAI_MODEL,
+      engine: this.engine,
+      model: this.model,
       voice: this.voice,
     };
   }
@@ -302,9 +324,13 @@ export class Call implements LiveCall {
       },
       onResponseStarted: (responseId) => this.turns!.onResponseStarted(responseId),
       onResponseDone: (done) => {
-        if (done.usage) this.publish({ type: 'usage', responseId: done.responseId, status: done.status, model: this.deps.config.OPENAI_MODEL, ...done.usage });
+        if (done.usage)
+          this.publish({ type: 'usage', responseId: done.responseId, status: done.status, model: this.model, engine: this.engine, ...done.usage });
         this.turns!.onResponseDone(done);
       },
+      // Also while ending: a closing session's final count belongs to this call.
+      onUsage: (report) =>
+        this.publish({ type: 'usage', responseId: report.id, status: report.status, model: report.model, engine: this.engine, ...report.usage }),
       onToolCall: (call) => this.turns!.onToolCall(call),
       onRequestRefused: (ref) => this.turns!.onRequestRefused(ref),
       // Capped: a service (or a proxy) sending megabytes of text must not have them broadcast to every dashboard.
@@ -360,7 +386,14 @@ export class Call implements LiveCall {
     if (cuts.length === 0 || this.lifecycle !== 'live') return;
     this.bargeIns++;
     const [first] = cuts;
-    this.publish({ type: 'barge_in', itemId: first.itemId, audioEndMs: first.audioEndMs, sentMs: Math.round(first.sentMs), items: cuts.length });
+    this.publish({
+      type: 'barge_in',
+      itemId: first.itemId,
+      audioEndMs: first.audioEndMs,
+      sentMs: Math.round(first.sentMs),
+      items: cuts.length,
+      cuts: cuts.map((c) => ({ itemId: c.itemId, audioEndMs: c.audioEndMs, sentMs: Math.round(c.sentMs) })),
+    });
   }
 
   /** Clears the phone and truncates every item that was on it; returns the cuts. */

@@ -131,4 +131,49 @@ describe('loadAppConfig: what can take real calls must be safe', () => {
     expect(loadAppConfig({ HTTP_MAX_CONNECTIONS: '500' }).maxConnections).toBe(500);
     expect(() => loadAppConfig({ MAX_CONCURRENT_CALLS: '50', HTTP_MAX_CONNECTIONS: '40' })).toThrow(/HTTP_MAX_CONNECTIONS: must be above MAX_CONCURRENT_CALLS/);
   });
+
+  it('chooses the voice engine (Realtime by default) and validates the GPT-Live settings', () => {
+    const defaults = loadAppConfig({});
+    expect(defaults).toMatchObject({
+      VOICE_ENGINE: 'realtime',
+      OPENAI_LIVE_URL: 'wss://api.openai.com/v1/live/sessions',
+      OPENAI_LIVE_MODEL: 'gpt-live-1.1',
+      LIVE_DELEGATION: 'responses',
+      LIVE_RESPONSES_MODEL: 'gpt-5.4-mini',
+    });
+    expect(defaults.LIVE_REASONING_EFFORT).toBeUndefined();
+    const live = loadAppConfig({ VOICE_ENGINE: 'live', LIVE_DELEGATION: 'client', LIVE_REASONING_EFFORT: 'low', OPENAI_LIVE_MODEL: 'gpt-live-1' });
+    expect(live).toMatchObject({ VOICE_ENGINE: 'live', LIVE_DELEGATION: 'client', LIVE_REASONING_EFFORT: 'low', OPENAI_LIVE_MODEL: 'gpt-live-1' });
+    // Client delegation works, but without tools: said at start, on /health and GET /.
+    expect(live.warnings).toEqual([expect.stringMatching(/LIVE_DELEGATION=client: GPT-Live calls run none of the registered tools/)]);
+    let message = '';
+    try {
+      loadAppConfig({
+        VOICE_ENGINE: 'gemini',
+        LIVE_DELEGATION: 'decisions',
+        LIVE_REASONING_EFFORT: 'extreme',
+        OPENAI_LIVE_URL: 'https://api.openai.com/v1/live/sessions',
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const name of ['VOICE_ENGINE', 'LIVE_DELEGATION', 'LIVE_REASONING_EFFORT', 'OPENAI_LIVE_URL: must be ws:// or wss://'])
+      expect(message).toContain(name);
+    expect(message).toContain('4 variables');
+    // GPT-Live takes the model in session.start: a query string is a mistake (and the service rejects it).
+    expect(() => loadAppConfig({ OPENAI_LIVE_URL: 'wss://api.openai.com/v1/live/sessions?model=gpt-live-1' })).toThrow(
+      /OPENAI_LIVE_URL: must have no query string/,
+    );
+  });
+
+  it('refuses a cleartext GPT-Live URL to another machine in production, warns outside it', () => {
+    const base = { PUBLIC_URL: 'https://voice.example.com', OPENAI_API_KEY: 'sk-test-1234567890', TWILIO_AUTH_TOKEN: 'abcdefgh12345678' };
+    expect(() => loadAppConfig({ ...base, NODE_ENV: 'production', OPENAI_LIVE_URL: 'ws://proxy.example.com/v1/live/sessions' })).toThrow(
+      /OPENAI_LIVE_URL: must be wss:\/\/ in production/,
+    );
+    expect(loadAppConfig({ ...base, NODE_ENV: 'production', OPENAI_LIVE_URL: 'ws://127.0.0.1:9000/v1/live/sessions' }).warnings).toEqual([]);
+    expect(loadAppConfig({ ...base, OPENAI_LIVE_URL: 'ws://proxy.example.com/v1/live/sessions' }).warnings).toEqual([
+      expect.stringMatching(/OPENAI_LIVE_URL is ws:\/\/ to another machine/),
+    ]);
+  });
 });

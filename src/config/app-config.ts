@@ -21,6 +21,15 @@ export const DEFAULT_INSTRUCTIONS =
 
 export const REASONING_EFFORTS = ['minimal', 'low', 'medium', 'high', 'xhigh'] as const;
 
+/** The voice engines a call can run on (see docs/engines.md). */
+export const VOICE_ENGINES = ['realtime', 'live'] as const;
+
+/** Who handles GPT-Live's delegated work: its managed Responses backend (tools work), or this server. */
+export const LIVE_DELEGATIONS = ['responses', 'client'] as const;
+
+/** Reasoning efforts a Responses backend model takes (GPT-Live's `delegation.responses.reasoning.effort`). */
+export const LIVE_REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] as const;
+
 export const REALTIME_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'] as const;
 
 /**
@@ -80,6 +89,37 @@ export class AppConfig {
 
   @IsIn(REALTIME_VOICES)
   OPENAI_VOICE: string = 'marin';
+
+  /** The voice engine new calls use, unless the dashboard's saved configuration chooses another. */
+  @IsIn(VOICE_ENGINES)
+  VOICE_ENGINE: (typeof VOICE_ENGINES)[number] = 'realtime';
+
+  /** GPT-Live's WebSocket endpoint: no query string (the model travels in session.start). */
+  @IsUrl(
+    { protocols: ['ws', 'wss'], require_protocol: true, require_tld: false },
+    { message: 'OPENAI_LIVE_URL must be ws:// or wss://, e.g. wss://api.openai.com/v1/live/sessions' },
+  )
+  @Matches(/^[^?#]*$/, { message: 'OPENAI_LIVE_URL must have no query string or fragment: GPT-Live takes the model in session.start, not in the URL' })
+  OPENAI_LIVE_URL: string = 'wss://api.openai.com/v1/live/sessions';
+
+  @IsString()
+  @MinLength(1)
+  OPENAI_LIVE_MODEL: string = 'gpt-live-1.1';
+
+  /** responses: GPT-Live delegates reasoning and tools to a Responses model (our tools run); client: this server answers delegations itself. */
+  @IsIn(LIVE_DELEGATIONS)
+  LIVE_DELEGATION: (typeof LIVE_DELEGATIONS)[number] = 'responses';
+
+  /** The Responses model GPT-Live delegates to (with LIVE_DELEGATION=responses). */
+  @IsString()
+  @MinLength(1)
+  LIVE_RESPONSES_MODEL: string = 'gpt-5.4-mini';
+
+  /** The backend's `reasoning.effort` (more effort: the caller waits longer for tool answers). Unset: the service's default. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsIn(LIVE_REASONING_EFFORTS)
+  LIVE_REASONING_EFFORT?: (typeof LIVE_REASONING_EFFORTS)[number];
 
   @IsString()
   @MinLength(1)
@@ -344,6 +384,14 @@ export class AppConfig {
     if (isInsecure(this.OPENAI_REALTIME_URL, 'ws:')) {
       warnings.push('OPENAI_REALTIME_URL is ws:// to another machine: the OpenAI key travels in cleartext; use wss://');
     }
+    if (isInsecure(this.OPENAI_LIVE_URL, 'ws:')) {
+      warnings.push('OPENAI_LIVE_URL is ws:// to another machine: the OpenAI key travels in cleartext; use wss://');
+    }
+    if (this.VOICE_ENGINE === 'live' && this.LIVE_DELEGATION === 'client') {
+      warnings.push(
+        'LIVE_DELEGATION=client: GPT-Live calls run none of the registered tools (end_call included: only the caller can hang up); use LIVE_DELEGATION=responses for tools',
+      );
+    }
     if (this.ALLOW_UNRESERVED_STREAMS) {
       warnings.push('ALLOW_UNRESERVED_STREAMS=true: a media stream that did not come through /twiml can spend your OpenAI key; for development only');
     }
@@ -514,6 +562,9 @@ function crossChecks(config: AppConfig, bad: Set<string>): string[] {
     if (isInsecure(config.OPENAI_REALTIME_URL, 'ws:')) {
       lines.push('OPENAI_REALTIME_URL: must be wss:// in production (ws:// sends the OpenAI key in cleartext); ws:// is allowed to a loopback address only');
     }
+    if (isInsecure(config.OPENAI_LIVE_URL, 'ws:')) {
+      lines.push('OPENAI_LIVE_URL: must be wss:// in production (ws:// sends the OpenAI key in cleartext); ws:// is allowed to a loopback address only');
+    }
     if (config.ALLOW_UNRESERVED_STREAMS) {
       lines.push('ALLOW_UNRESERVED_STREAMS: not allowed in production (a stream that skipped /twiml could spend your OpenAI key); remove it');
     }
@@ -545,6 +596,7 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
     'METRICS_TOKEN',
     'OPENAI_REASONING_EFFORT',
     'OPENAI_PARALLEL_TOOL_CALLS',
+    'LIVE_REASONING_EFFORT',
     'HTTP_MAX_CONNECTIONS',
     ...OPTIONAL_RECORDS_KEYS,
   ]) {

@@ -90,7 +90,7 @@ export class ModelReachability implements OnModuleDestroy {
 function summary(failures: number, detail: string | undefined): ModelProblem {
   return {
     kind: 'network',
-    message: `the last ${failures} model connections failed${detail ? ` (last: ${detail})` : ''}: check OPENAI_REALTIME_URL, the network and status.openai.com`,
+    message: `the last ${failures} model connections failed${detail ? ` (last: ${detail})` : ''}: check OPENAI_REALTIME_URL (OPENAI_LIVE_URL for GPT-Live calls), the network and status.openai.com`,
   };
 }
 

@@ -38,7 +38,7 @@ describe('LiveCallsStore', () => {
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'i1', delta: 'Hel' });
     publish('CA1', { type: 'transcript.delta', role: 'user', itemId: 'u1', delta: 'Hi' });
     publish('CA1', { type: 'transcript.delta', role: 'assistant', itemId: 'i1', delta: 'lo' });
-    publish('CA1', { type: 'barge_in', itemId: 'i1', audioEndMs: 420, sentMs: 900, items: 1 });
+    publish('CA1', { type: 'barge_in', itemId: 'i1', audioEndMs: 420, sentMs: 900, items: 1, cuts: [{ itemId: 'i1', audioEndMs: 420, sentMs: 900 }] });
     publish('CA1', { type: 'transcript.done', role: 'user', itemId: 'u1', text: 'Hi there' });
     publish('CA1', { type: 'function_call.started', callId: 'c1', name: 'f', arguments: '{}' });
     publish('CA1', { type: 'function_call.started', callId: 'c2', name: 'g', arguments: '{"a":1}' });
@@ -115,5 +115,25 @@ describe('LiveCallsStore', () => {
     expect(store.snapshot().map((c) => c.callSid)).toEqual(['CA2']);
     expect(store.snapshot('CA1')).toEqual([]);
     expect(store.size).toBe(1);
+  });
+
+  it('shows the engine and model a call runs on, and what it has used so far (seconds and tokens)', () => {
+    const { store, publish } = setup();
+    publish('CA9', {
+      type: 'call.started',
+      streamSid: 'MZ9',
+      from: null,
+      to: null,
+      direction: null,
+      startedAt: new Date().toISOString(),
+      engine: 'live',
+      model: 'gpt-live-1.1',
+      voice: 'marin',
+    });
+    const zero = { inputTokens: 0, outputTokens: 0, totalTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0 };
+    publish('CA9', { type: 'usage', responseId: 's1', status: 'completed', model: 'gpt-live-1.1', engine: 'live', ...zero, billedSeconds: 1.5 });
+    publish('CA9', { type: 'usage', responseId: 's2', status: 'completed', model: 'gpt-live-1.1', engine: 'live', ...zero, billedSeconds: 2.25 });
+    publish('CA9', { type: 'usage', responseId: 'r1', status: 'completed', model: 'gpt-5.4-mini', engine: 'live', ...zero, totalTokens: 940 });
+    expect(store.snapshot('CA9')[0]).toMatchObject({ engine: 'live', model: 'gpt-live-1.1', usage: { billedSeconds: 3.75, tokens: 940 } });
   });
 });

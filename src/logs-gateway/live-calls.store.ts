@@ -1,5 +1,5 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { CallEventBus, type CallEvent, type ModelStatus } from '../call-gateway/call-events';
+import { CallEventBus, type CallEvent, type ModelStatus, type VoiceEngineName } from '../call-gateway/call-events';
 
 /** Bounds per live call, so a long call cannot grow the snapshot (or the server's memory) without limit. */
 export const MAX_TRANSCRIPT_ENTRIES = 200;
@@ -47,6 +47,11 @@ export interface LiveCallView {
   to: string | null;
   direction: string | null;
   startedAt: string;
+  /** The voice engine and model the call runs on. */
+  engine: VoiceEngineName;
+  model: string;
+  /** What the call has used so far: seconds of session (GPT-Live) and tokens (Realtime, and GPT-Live's backend). */
+  usage: { billedSeconds: number; tokens: number };
   modelStatus: ModelStatus;
   /** Why the model failed, in words a person can act on (e.g. "the Realtime API refused the key (401): check OPENAI_API_KEY"); null otherwise. */
   modelProblem: string | null;
@@ -99,6 +104,9 @@ export class LiveCallsStore implements OnModuleDestroy {
         to: event.to,
         direction: event.direction,
         startedAt: event.startedAt,
+        engine: event.engine,
+        model: event.model,
+        usage: { billedSeconds: 0, tokens: 0 },
         // The model was dialled before the stream started; 'connected' follows once it is configured.
         modelStatus: 'connecting',
         modelProblem: null,
@@ -148,6 +156,10 @@ export class LiveCallsStore implements OnModuleDestroy {
         entry.final = true;
         return;
       }
+      case 'usage':
+        call.usage.billedSeconds = Math.round((call.usage.billedSeconds + (event.billedSeconds ?? 0)) * 1000) / 1000;
+        call.usage.tokens += event.totalTokens;
+        return;
       case 'barge_in': {
         const entry = call.byItem.get(event.itemId);
         if (entry) entry.interruptedAtMs = event.audioEndMs;

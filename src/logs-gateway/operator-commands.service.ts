@@ -1,7 +1,7 @@
 import { BadRequestException, Injectable, ValidationPipe } from '@nestjs/common';
 import type { RealtimeAudioInputTurnDetection } from 'openai/resources/realtime/realtime';
 import { CallRegistry } from '../call-gateway/call-registry.service';
-import { AppConfig, REALTIME_VOICES } from '../config/app-config';
+import { AppConfig, REALTIME_VOICES, VOICE_ENGINES } from '../config/app-config';
 import { SessionConfigService, type AgentSettings } from '../openai/session-config.service';
 import { ToolRegistry } from '../tools/tool-registry.service';
 import type { DashboardCommand } from './dashboard-commands';
@@ -31,12 +31,14 @@ export class OperatorCommandsService {
     const settings = this.sessionConfig.current;
     const availableTools = this.tools.registered().map((t) => t.name ?? '');
     return {
+      engine: settings.engine,
       instructions: settings.instructions,
       voice: settings.voice,
       turnDetection: turnDetectionView(settings.turnDetection),
       enabledTools: settings.enabledTools ?? availableTools,
       availableTools,
       availableVoices: [...REALTIME_VOICES],
+      availableEngines: [...VOICE_ENGINES],
     };
   }
 
@@ -104,6 +106,7 @@ export class OperatorCommandsService {
   /** Our DTO to the agent settings; turn-detection values left out keep the saved ones. */
   private toSettings(dto: SessionConfigUpdateDto): Partial<AgentSettings> {
     const patch: Partial<AgentSettings> = {};
+    if (dto.engine !== undefined) patch.engine = dto.engine;
     if (dto.instructions !== undefined) patch.instructions = dto.instructions;
     if (dto.voice !== undefined) patch.voice = dto.voice;
     if (dto.turnDetection !== undefined) patch.turnDetection = this.turnDetection(dto.turnDetection);

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
-import { REALTIME_VOICES } from '../config/app-config';
+import { REALTIME_VOICES, VOICE_ENGINES } from '../config/app-config';
 
 export const TURN_DETECTION_TYPES = ['server_vad', 'semantic_vad'] as const;
 export const EAGERNESS = ['low', 'medium', 'high', 'auto'] as const;
@@ -42,19 +42,36 @@ export class TurnDetectionDto {
 
 /** PUT /session-config and the socket's `config.update`: every field optional, fields left out stay as they are. */
 export class SessionConfigUpdateDto {
-  @ApiPropertyOptional({ maxLength: MAX_INSTRUCTIONS_CHARS, example: 'You are a friendly phone assistant for Acme.' })
+  @ApiPropertyOptional({
+    enum: VOICE_ENGINES,
+    example: 'live',
+    description: 'The voice API new calls run on (VOICE_ENGINE by default). Fixed for a call once it is answered: a running call refuses a change',
+  })
+  @IsOptional()
+  @IsIn(VOICE_ENGINES)
+  engine?: (typeof VOICE_ENGINES)[number];
+
+  @ApiPropertyOptional({
+    maxLength: MAX_INSTRUCTIONS_CHARS,
+    example: 'You are a friendly phone assistant for Acme.',
+    description: 'A running GPT-Live call appends new instructions (at most about 500 tokens) instead of replacing them',
+  })
   @IsOptional()
   @IsString()
   @MinLength(1)
   @MaxLength(MAX_INSTRUCTIONS_CHARS)
   instructions?: string;
 
-  @ApiPropertyOptional({ enum: REALTIME_VOICES, example: 'marin', description: 'Cannot change on a live call once the assistant has spoken' })
+  @ApiPropertyOptional({
+    enum: REALTIME_VOICES,
+    example: 'marin',
+    description: 'Cannot change on a running Realtime call once the assistant has spoken, nor at all on a running GPT-Live call',
+  })
   @IsOptional()
   @IsIn(REALTIME_VOICES)
   voice?: string;
 
-  @ApiPropertyOptional({ type: TurnDetectionDto })
+  @ApiPropertyOptional({ type: TurnDetectionDto, description: 'Realtime only: GPT-Live has no turn-detection setting (ignored by its calls)' })
   @IsOptional()
   @IsObject()
   @ValidateNested()
@@ -75,10 +92,12 @@ export class SessionConfigUpdateDto {
 
 /** The saved configuration every new call starts with. */
 export class SessionConfigDto {
+  @ApiProperty({ enum: VOICE_ENGINES }) engine: (typeof VOICE_ENGINES)[number];
   @ApiProperty() instructions: string;
   @ApiProperty({ enum: REALTIME_VOICES }) voice: string;
   @ApiProperty({ type: TurnDetectionDto }) turnDetection: TurnDetectionDto;
   @ApiProperty({ type: [String] }) enabledTools: string[];
   @ApiProperty({ type: [String], description: 'Every registered tool (ask_operator is offered only while a dashboard is open)' }) availableTools: string[];
   @ApiProperty({ type: [String] }) availableVoices: string[];
+  @ApiProperty({ type: [String] }) availableEngines: string[];
 }

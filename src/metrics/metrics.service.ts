@@ -2,6 +2,8 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CallEventBus, type CallEvent } from '../call-gateway/call-events';
 import { CallRegistry } from '../call-gateway/call-registry.service';
+import type { VoiceEngineName } from '../call-gateway/call-events';
+import { VOICE_ENGINES } from '../config/app-config';
 import { LegacyLogsGateway, LogsGateway } from '../logs-gateway/logs.gateway';
 import { ToolRegistry } from '../tools/tool-registry.service';
 
@@ -35,6 +37,11 @@ export class MetricsService implements OnModuleDestroy {
   private readonly reconnectTime: Histogram;
   private readonly firstAudio: Histogram;
   private readonly errors: Counter<'source'>;
+  private readonly modelSeconds: Counter<'engine'>;
+  private readonly modelCost: Counter<'engine'>;
+  private readonly unpriced: Counter<'engine'>;
+  /** The engine of each call that has started and not ended (cost events name the call, not the engine). */
+  private readonly engines = new Map<string, VoiceEngineName>();
 
   constructor(events: CallEventBus, calls: CallRegistry, tools: ToolRegistry, dashboards: LogsGateway, legacyDashboards: LegacyLogsGateway) {
     // Every registered tool, offered now or not (ask_operator is offered only while someone watches).
@@ -178,6 +185,30 @@ export class MetricsService implements OnModuleDestroy {
       registers,
     });
 
+    this.modelSeconds = new Counter({
+      name: 'voice_agent_model_seconds_total',
+      help: 'Seconds of model session billed by engines priced by time (GPT-Live: session.usage.updated / session.closed), by engine',
+      labelNames: ['engine'],
+      registers,
+    });
+    for (const engine of VOICE_ENGINES) this.modelSeconds.inc({ engine }, 0);
+    this.modelCost = new Counter({
+      name: 'voice_agent_model_cost_usd_total',
+      help: "What the calls' model usage cost, in USD at the price table's rates (src/records/price-table.ts, PRICES_FILE), by engine: Realtime tokens, GPT-Live seconds and its backend's tokens",
+      labelNames: ['engine'],
+      registers,
+    });
+    this.unpriced = new Counter({
+      name: 'voice_agent_model_usage_unpriced_total',
+      help: 'Usage reports the price table could not price (a model it does not know, e.g. a GPT-Live backend model missing from PRICES_FILE), by engine',
+      labelNames: ['engine'],
+      registers,
+    });
+    for (const engine of VOICE_ENGINES) {
+      this.modelCost.inc({ engine }, 0);
+      this.unpriced.inc({ engine }, 0);
+    }
+
     this.unsubscribe = events.subscribe((event) => this.onEvent(event));
   }
 
@@ -206,8 +237,10 @@ export class MetricsService implements OnModuleDestroy {
     switch (event.type) {
       case 'call.started':
         this.callsStarted.inc();
+        this.engines.set(event.callSid, event.engine);
         return;
       case 'call.ended':
+        this.engines.delete(event.callSid);
         this.callsEnded.inc({ outcome: event.reason });
         this.callDuration.observe(event.durationMs / 1000);
         this.ended.framesIn += event.framesIn;
@@ -231,6 +264,16 @@ export class MetricsService implements OnModuleDestroy {
       case 'error':
         this.errors.inc({ source: event.source });
         return;
+      case 'usage':
+        if (typeof event.billedSeconds === 'number' && event.billedSeconds > 0)
+          this.modelSeconds.inc({ engine: event.engine ?? 'realtime' }, event.billedSeconds);
+        return;
+      case 'cost': {
+        const engine = this.engines.get(event.callSid) ?? 'realtime';
+        if (event.usd === null) this.unpriced.inc({ engine });
+        else if (event.usd > 0) this.modelCost.inc({ engine }, event.usd);
+        return;
+      }
     }
   }
 

@@ -1,5 +1,7 @@
+import type { EngineApi } from './voice-engine';
+
 /**
- * Which Realtime failures are worth retrying. Authentication, permission and invalid-request
+ * Which voice model failures are worth retrying. Authentication, permission and invalid-request
  * failures will fail again the same way (and retrying them just spends time the caller hears as
  * silence); network drops, 5xx and rate limits are transient.
  */
@@ -14,7 +16,13 @@ export interface ModelFailure {
   lastError?: { type?: string; code?: string | null };
   /** Whether the socket had opened before it failed. */
   opened: boolean;
+  /** The service refused the session configuration: a new session would be refused the same way. */
+  configRefused?: boolean;
+  /** Which API failed (default: the Realtime API), so the message names its variables. */
+  api?: EngineApi;
 }
+
+export const REALTIME_API: EngineApi = { name: 'the Realtime API', urlVar: 'OPENAI_REALTIME_URL', modelVar: 'OPENAI_MODEL' };
 
 const FATAL_ERROR_TYPES = new Set(['authentication_error', 'permission_error', 'invalid_api_key', 'insufficient_quota']);
 const FATAL_ERROR_CODES = new Set(['invalid_api_key', 'insufficient_quota', 'model_not_found', 'unsupported_model', 'account_deactivated']);
@@ -32,6 +40,7 @@ export function isRetryable(failure: ModelFailure): boolean {
     return false;
   }
   if (failure.lastError && isFatalErrorEvent(failure.lastError)) return false;
+  if (failure.configRefused) return false;
   // 1008 (policy violation) from the service means the request itself is refused.
   if (failure.code === 1008) return false;
   return true;
@@ -52,7 +61,9 @@ export interface ModelProblem {
 }
 
 /** Names the cause of a failed model connection and what to do about it. */
-export function describeFailure(failure: ModelFailure, api = 'the Realtime API', vars = { url: 'OPENAI_REALTIME_URL', model: 'OPENAI_MODEL' }): ModelProblem {
+export function describeFailure(failure: ModelFailure): ModelProblem {
+  const { name: api, urlVar, modelVar, settingVars } = failure.api ?? REALTIME_API;
+  const vars = { url: urlVar, model: modelVar };
   const status = failure.httpStatus;
   const error = failure.lastError;
   if (status === 401 || error?.code === 'invalid_api_key' || error?.type === 'authentication_error') {
@@ -68,6 +79,12 @@ export function describeFailure(failure: ModelFailure, api = 'the Realtime API',
   if (status === 429) return { kind: 'quota', message: `${api} is rate-limiting new sessions (429): fewer concurrent calls or a higher rate limit` };
   if (status === 404 || status === 400 || error?.code === 'model_not_found' || error?.code === 'unsupported_model') {
     return { kind: 'model', message: `${api} does not know this model or URL (${status ?? error?.code}): check ${vars.model} and ${vars.url}` };
+  }
+  if (failure.configRefused) {
+    return {
+      kind: 'model',
+      message: `${api} refused the session configuration (${error?.code ?? 'invalid request'}: ${failure.reason}): check ${vars.model}${settingVars ? ` and ${settingVars}` : ''}`,
+    };
   }
   if (status !== undefined && status >= 500) return { kind: 'service', message: `${api} failed (HTTP ${status}); it is usually transient` };
   if (status !== undefined) return { kind: 'service', message: `${api} refused the connection (HTTP ${status})` };

@@ -14,10 +14,11 @@ const OPTIONS: ModelLinkOptions = {
   pingIntervalMs: 3000,
 };
 
-function setup(options: Partial<ModelLinkOptions> = {}, quiet = () => true) {
+function setup(options: Partial<ModelLinkOptions> = {}, quiet = () => true, customise: (session: FakeSession) => void = () => undefined) {
   const dialed: FakeSession[] = [];
   const statuses: Extract<CallEventBody, { type: 'model.status' }>[] = [];
   const calls = { open: 0, lost: 0, failed: [] as string[], faults: [] as unknown[] };
+  const usage: string[] = [];
   const listener: ModelLinkListener = {
     onAudio: () => undefined,
     onTranscriptDelta: () => undefined,
@@ -26,6 +27,7 @@ function setup(options: Partial<ModelLinkOptions> = {}, quiet = () => true) {
     onSpeechStopped: () => undefined,
     onResponseStarted: () => undefined,
     onResponseDone: () => undefined,
+    onUsage: (report) => usage.push(report.id),
     onToolCall: () => undefined,
     onRequestRefused: () => undefined,
     onError: () => undefined,
@@ -39,16 +41,19 @@ function setup(options: Partial<ModelLinkOptions> = {}, quiet = () => true) {
   };
   const spec: SessionSpec = {
     callSid: 'CA1',
-    settings: { instructions: 'x', voice: 'marin', turnDetection: { type: 'server_vad' }, enabledTools: null },
+    settings: { engine: 'realtime', instructions: 'x', voice: 'marin', turnDetection: { type: 'server_vad' }, enabledTools: null },
     tools: [],
   };
-  const dial = () => {
+  const dial = (dialSpec: SessionSpec) => {
     const session = new FakeSession();
+    customise(session);
     dialed.push(session);
+    specs.push(dialSpec);
     return session;
   };
+  const specs: SessionSpec[] = [];
   const link = new ModelLink(spec, dial, { ...OPTIONS, ...options }, listener);
-  return { link, dialed, statuses, calls, current: () => dialed.at(-1)! };
+  return { link, dialed, statuses, calls, usage, specs, current: () => dialed.at(-1)! };
 }
 
 describe('ModelLink', () => {
@@ -272,5 +277,90 @@ describe('ModelLink rollover', () => {
     expect(dialed).toHaveLength(2); // no third dial: the standby becomes the session
     expect(link.kind).toBe('open');
     expect(calls.open).toBe(2);
+  });
+
+  it('takes the end from the session when it says (GPT-Live’s expires_at), preparing the next one its own lead before', () => {
+    const { link, dialed } = setup(
+      { sessionMaxMs: 60 * 60_000 },
+      () => true,
+      (session) => {
+        session.expiresAt = Date.now() + 200_000;
+        session.rolloverLeadMs = 30_000;
+      },
+    );
+    link.start();
+    dialed[0].confirm();
+    vi.advanceTimersByTime(169_999);
+    expect(dialed).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(dialed).toHaveLength(2); // 30 s before expires_at (not at the configured hour, nor 20 % of it early)
+  });
+});
+
+describe('ModelLink and engines that say more', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('gives each new session the conversation as it is when it starts', () => {
+    const { link, dialed, specs } = setup();
+    link.start();
+    dialed[0].confirm();
+    dialed[0].listener!.onConversationItem({ type: 'message', id: 'u1', role: 'user', text: 'Hi' });
+    dialed[0].lose();
+    vi.advanceTimersByTime(200);
+    expect(specs[1].context?.()).toEqual([{ type: 'message', id: 'u1', role: 'user', text: 'Hi' }]);
+  });
+
+  it('closes every session and reports done once the slowest has said its last word; usage of any session still arrives', () => {
+    const { link, dialed, usage } = setup(
+      { sessionMaxMs: 10_000 },
+      () => false,
+      (session) => (session.holdsClose = true),
+    );
+    link.start();
+    dialed[0].confirm();
+    vi.advanceTimersByTime(8000);
+    dialed[1].confirm(); // a standby, waiting for a pause
+    const report = (session: FakeSession, id: string) =>
+      session.listener!.onUsage({
+        id,
+        model: 'm',
+        status: 'completed',
+        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0 },
+      });
+    report(dialed[1], 'standby');
+    let done = 0;
+    link.close(() => done++);
+    expect(dialed.every((s) => s.closedByUs)).toBe(true);
+    report(dialed[0], 'final');
+    dialed[0].pendingClose!();
+    expect(done).toBe(0);
+    dialed[1].pendingClose!();
+    expect(done).toBe(1);
+    expect(usage).toEqual(['standby', 'final']);
+    link.close(() => done++); // already closed: at once
+    expect(done).toBe(2);
+  });
+
+  it('never changes the engine of a running call', () => {
+    const { link, dialed } = setup();
+    link.start();
+    dialed[0].confirm();
+    expect(link.reconfigure({ engine: 'live' }, undefined)).toMatch(/voice engine cannot change during a call/);
+    expect(link.reconfigure({ engine: 'realtime', instructions: 'y' }, undefined)).toBeNull();
+    expect(link.settings.instructions).toBe('y');
+  });
+
+  it('names the failing engine’s variables in the problem', () => {
+    const { link, dialed, calls } = setup(
+      {},
+      () => true,
+      (session) => {
+        session.api = { name: 'GPT-Live', urlVar: 'OPENAI_LIVE_URL', modelVar: 'OPENAI_LIVE_MODEL' };
+      },
+    );
+    link.start();
+    dialed[0].lose({ code: 1006, reason: '', httpStatus: 404, opened: false });
+    expect(calls.failed).toEqual(['GPT-Live does not know this model or URL (404): check OPENAI_LIVE_MODEL and OPENAI_LIVE_URL']);
   });
 });

@@ -12,7 +12,10 @@ export interface ModelLinkOptions {
   maxDelayMs: number;
   /** Caller audio held while the model is away (frames of 20 ms); older audio is dropped and counted. */
   maxHeldFrames: number;
-  /** The service's session limit: a fresh session is prepared before it and switched to at a pause. */
+  /**
+   * The service's session limit, for engines that do not say when a session ends: a fresh session
+   * is prepared before it and switched to at a pause. A session's own `expiresAt` wins.
+   */
   sessionMaxMs: number;
   /** A session must confirm its configuration within this long of being dialled. */
   confirmTimeoutMs: number;
@@ -60,6 +63,8 @@ export const ROLLOVER_MAX_FAILURES = 3;
 export const ROLLOVER_PAUSE_MS = 60_000;
 /** How often a prepared rollover looks for a pause in the conversation. */
 export const ROLLOVER_CHECK_MS = 100;
+/** How long before a session's end the next one is prepared, unless its engine says otherwise (at most 20% of its life). */
+export const DEFAULT_ROLLOVER_LEAD_MS = 300_000;
 /** Model socket bytes queued beyond this: the call is not keeping up. */
 export const MAX_MODEL_BUFFERED_BYTES = 1024 * 1024;
 
@@ -73,6 +78,8 @@ export const MAX_MODEL_BUFFERED_BYTES = 1024 * 1024;
 export class ModelLink {
   private readonly logger = new Logger('ModelLink');
   private state: LinkState;
+  /** What every session of this call is dialled with; the conversation so far is read when a session starts. */
+  private readonly spec: SessionSpec;
   /** The open session (hot path), null whenever audio must be held. */
   private live: VoiceSession | null = null;
   private readonly log = new ConversationLog();
@@ -94,12 +101,13 @@ export class ModelLink {
   };
 
   constructor(
-    private readonly spec: SessionSpec,
+    spec: SessionSpec,
     private readonly dial: (spec: SessionSpec) => VoiceSession,
     private readonly options: ModelLinkOptions,
     private readonly listener: ModelLinkListener,
   ) {
     this.state = { kind: 'idle' };
+    this.spec = { ...spec, context: () => this.log.replayItems() };
   }
 
   /**
@@ -191,6 +199,9 @@ export class ModelLink {
 
   /** Applies a change to this call's sessions now and to every later one. Returns why not, or null. */
   reconfigure(patch: Partial<AgentSettings>, tools: ToolSchema[] | undefined): string | null {
+    if (patch.engine !== undefined && patch.engine !== this.spec.settings.engine) {
+      return `the voice engine cannot change during a call (this one runs on ${this.spec.settings.engine}); it applies to calls that start after it is saved`;
+    }
     const session = this.state.kind === 'open' || this.state.kind === 'connecting' ? this.state.session : null;
     if (session) {
       const refused = session.reconfigure(patch, tools);
@@ -202,13 +213,21 @@ export class ModelLink {
     return null;
   }
 
-  /** Closes everything: sessions, timers. Nothing dials after this. Safe to call twice. */
-  close(): void {
-    if (this.state.kind === 'closed') return;
-    const session = this.currentSession();
+  /**
+   * Closes everything: sessions, timers. Nothing dials after this. Safe to call twice. `done` runs
+   * once the sessions have said their last word (final usage), at once for engines that say none.
+   */
+  close(done?: () => void): void {
+    if (this.state.kind === 'closed') return done?.();
+    const sessions = [this.currentSession(), this.rollover.standby].filter((s): s is VoiceSession => s !== null);
+    this.rollover.standby = null;
     this.setState({ kind: 'closed' });
-    session?.close();
-    this.dropStandby();
+    let open = sessions.length;
+    if (open === 0) return done?.();
+    const settled = (): void => {
+      if (--open === 0) done?.();
+    };
+    for (const session of sessions) session.close(settled);
   }
 
   // ---- state ----
@@ -266,13 +285,21 @@ export class ModelLink {
       onSpeechStopped: () => listener.onSpeechStopped(),
       onResponseStarted: (id) => listener.onResponseStarted(id),
       onResponseDone: (done) => listener.onResponseDone(done),
+      onUsage: (report) => listener.onUsage(report),
       onToolCall: (call) => listener.onToolCall(call),
       onRequestRefused: (ref) => listener.onRequestRefused(ref),
       onFault: (err) => listener.onFault(err),
       onError: (error) => {
         listener.onError(error);
         if (error.fatal && this.currentSession() === session) {
-          this.lastFailure = { code: 1000, reason: error.message, lastError: { code: error.code }, opened: true };
+          this.lastFailure = {
+            code: 1000,
+            reason: error.message,
+            lastError: { code: error.code },
+            opened: true,
+            configRefused: error.configRefused,
+            api: session.api,
+          };
           this.fail(describeFailure(this.lastFailure));
         }
       },
@@ -304,9 +331,10 @@ export class ModelLink {
     this.listener.onOpen();
   }
 
-  private onClosed(session: VoiceSession, failure: ModelFailure): void {
-    if (session === this.rollover.standby) return this.standbyFailed(failure);
+  private onClosed(session: VoiceSession, closed: ModelFailure): void {
+    if (session === this.rollover.standby) return this.standbyFailed(closed);
     if (this.currentSession() !== session || !this.alive) return;
+    const failure: ModelFailure = { ...closed, api: closed.api ?? session.api };
     this.lastFailure = failure;
     const state = this.state;
     const detail = failureDetail(failure);
@@ -376,13 +404,16 @@ export class ModelLink {
 
   // ---- rollover ----
 
-  /** Sessions have a maximum duration: prepare the next one in time to switch during a pause. */
+  /**
+   * Sessions have a maximum duration: prepare the next one in time to switch during a pause. The
+   * end is the session's own (GPT-Live says when it expires) or the configured limit.
+   */
   private scheduleRollover(session: VoiceSession): void {
     clearTimeout(this.rollover.timer);
-    const maxMs = this.options.sessionMaxMs;
-    const lead = Math.min(300_000, maxMs * 0.2);
     const age = performance.now() - session.dialedAt;
-    this.rollover.timer = setTimeout(() => this.guarded(() => this.prepareRollover()), Math.max(0, maxMs - lead - age));
+    const remaining = session.expiresAt !== null ? session.expiresAt - Date.now() : this.options.sessionMaxMs - age;
+    const lead = Math.min(session.rolloverLeadMs ?? DEFAULT_ROLLOVER_LEAD_MS, (age + remaining) * 0.2);
+    this.rollover.timer = setTimeout(() => this.guarded(() => this.prepareRollover()), Math.max(0, remaining - lead));
   }
 
   private prepareRollover(): void {

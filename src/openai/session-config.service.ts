@@ -1,11 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import type { RealtimeAudioInputTurnDetection } from 'openai/resources/realtime/realtime';
+import type { VoiceEngineName } from '../call-gateway/call-events';
 import { AppConfig } from '../config/app-config';
 
-/** What an operator can change about the agent; applies to calls that start after the change. */
+/**
+ * What an operator can change about the agent; applies to calls that start after the change.
+ * A running call can change some of it (see each engine's reconfigure), never its engine.
+ */
 export interface AgentSettings {
+  /** The voice API the call runs on: fixed when the call is answered. */
+  engine: VoiceEngineName;
   instructions: string;
   voice: string;
+  /** Realtime only: GPT-Live has no turn-detection setting (its model is full duplex). */
   turnDetection: RealtimeAudioInputTurnDetection;
   /** Names of the tools offered to the model; null = all registered tools. */
   enabledTools: string[] | null;
@@ -18,6 +25,7 @@ export class SessionConfigService {
 
   constructor(config: AppConfig) {
     this.settings = {
+      engine: config.VOICE_ENGINE,
       instructions: config.AGENT_INSTRUCTIONS,
       voice: config.OPENAI_VOICE,
       turnDetection:
@@ -54,8 +62,11 @@ export class SessionConfigService {
     return () => this.changeListeners.delete(listener);
   }
 
-  /** Puts back settings saved before a restart, without announcing a change. */
-  restore(settings: AgentSettings): void {
-    this.settings = settings;
+  /**
+   * Puts back settings saved before a restart, without announcing a change. Over the defaults: a
+   * version saved before a field existed (e.g. `engine`) keeps the environment's value for it.
+   */
+  restore(settings: Partial<AgentSettings>): void {
+    this.settings = { ...this.settings, ...settings };
   }
 }

@@ -19,6 +19,22 @@ export interface SessionSpec {
   settings: AgentSettings;
   /** The tools offered to this call (decided once, when the call was answered). */
   tools: ToolSchema[];
+  /**
+   * The conversation so far, read when the session starts. Engines that take their history in the
+   * start message (GPT-Live's `input`) call it then; engines that accept items at any time get
+   * them through addContext once ready. Absent for a first session (pre-dial).
+   */
+  context?: () => readonly ContextItem[];
+}
+
+/** The service behind an engine and the variables that configure it, so a failure can say what to fix. */
+export interface EngineApi {
+  /** As it reads in a sentence: "the Realtime API", "GPT-Live". */
+  name: string;
+  urlVar: string;
+  modelVar: string;
+  /** Other variables that shape its session configuration, named when the service refuses it. */
+  settingVars?: string;
 }
 
 /** Conversation context in engine-neutral form, replayed into a fresh session after a reconnect or rollover. */
@@ -35,6 +51,24 @@ export interface ResponseUsage {
   inputAudioTokens: number;
   outputAudioTokens: number;
   cachedTokens: number;
+  /** The cached input tokens split by modality, when the service says (prices differ). */
+  cachedAudioTokens?: number;
+  cachedTextTokens?: number;
+  /** Seconds of session billed by this report, for engines priced per second (GPT-Live); absent for token-priced ones. */
+  billedSeconds?: number;
+}
+
+/**
+ * Usage reported outside a response's `done`: GPT-Live bills seconds of session (reported as
+ * increments here, whatever the service's own counter does) and its Responses backend reports tokens.
+ */
+export interface UsageReport {
+  /** Unique within the call: the backend response id, or the session's usage counter. */
+  id: string;
+  /** The model the usage is billed for (prices are per model). */
+  model: string;
+  status: string;
+  usage: ResponseUsage;
 }
 
 export interface ResponseDone {
@@ -63,6 +97,8 @@ export interface EngineError {
   code?: string;
   /** This session (and any new one) cannot work: a refused key, an unknown model. */
   fatal: boolean;
+  /** The service refused the session's configuration itself: dialling again would send the same. */
+  configRefused?: boolean;
 }
 
 /** What a session tells the call. Hot-path callbacks (onAudio) are plain calls, no allocation. */
@@ -81,6 +117,8 @@ export interface VoiceSessionListener {
   onSpeechStopped(): void;
   onResponseStarted(responseId: string): void;
   onResponseDone(done: ResponseDone): void;
+  /** Usage not tied to a response's `done`. Delivered even while the session closes (its final count); the link forwards it for every session of the call (current, standby, closing). */
+  onUsage(report: UsageReport): void;
   onToolCall(call: ToolCall): void;
   /** A response request was refused because another response is active: ask again after it is done. */
   onRequestRefused(ref: number): void;
@@ -95,6 +133,7 @@ export interface VoiceSessionListener {
 export interface VoiceSession {
   readonly engine: VoiceEngineName;
   readonly model: string;
+  readonly api: EngineApi;
   /** performance.now() when dialling began. */
   readonly dialedAt: number;
   /** Handshake time once the socket is open, else null. */
@@ -104,6 +143,10 @@ export interface VoiceSession {
   readonly closed: boolean;
   /** Bytes queued on the socket and not yet sent (backpressure). */
   readonly bufferedAmount: number;
+  /** Epoch ms at which the service ends this session, once it has said so (GPT-Live's `expires_at`); null: the link's configured limit applies. */
+  readonly expiresAt: number | null;
+  /** How long before its end the next session is prepared; null: the link's default. Engines that bill open sessions by the second keep it short. */
+  readonly rolloverLeadMs: number | null;
   /** Events that arrived before attaching (pre-dial) are delivered now, then live ones. */
   attach(listener: VoiceSessionListener): void;
   /** Hot path: caller audio, base64 in the call's format (validated upstream). */
@@ -120,12 +163,18 @@ export interface VoiceSession {
   heartbeat(): boolean;
   /** Declares the session dead (no heartbeat answer, no confirmation): closes it as a failure. */
   abandon(reason: string): void;
-  close(): void;
+  /**
+   * Ends the session (never reported through onClosed). `done` runs once the service has said its
+   * last word (GPT-Live's final usage, bounded by a short wait), or at once when there is none.
+   */
+  close(done?: () => void): void;
 }
 
 /** Dials sessions of one engine; a Nest provider per engine. */
 export interface VoiceEngine {
   readonly name: VoiceEngineName;
+  /** The model new sessions of this engine use (call.started names it). */
+  readonly model: string;
   /** Opens a connection and queues the configuration; never throws for network reasons (onClosed reports them). */
   dial(spec: SessionSpec): VoiceSession;
 }

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { VOICE_ENGINES } from '../config/app-config';
 import { SessionConfigService, type AgentSettings } from '../openai/session-config.service';
 import { RecordsRepository } from './records.repository';
 import { RecordsStore } from './records-store.service';
@@ -80,10 +81,12 @@ export class AgentConfigPersistence implements OnModuleInit, OnModuleDestroy {
 }
 
 /** What we saved is what we read back, but a row edited by hand must not break new calls. */
-function isAgentSettings(value: unknown): value is AgentSettings {
+function isAgentSettings(value: unknown): value is Partial<AgentSettings> {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
+    // Versions saved before the engine was a setting have none: the environment's applies.
+    (v.engine === undefined || VOICE_ENGINES.some((engine) => engine === v.engine)) &&
     typeof v.instructions === 'string' &&
     typeof v.voice === 'string' &&
     typeof v.turnDetection === 'object' &&

@@ -83,11 +83,15 @@ export class CallRecorder implements OnApplicationShutdown {
         return;
       }
       case 'barge_in': {
-        // Often after the item's transcript is done: the audio arrives faster than it is played.
-        const item = this.item(recording, event.itemId, 'assistant', offsetMs);
-        item.interruptedAtMs = event.audioEndMs;
+        // Every item on the phone is cut, each at its own position (a preamble where it was heard,
+        // the answer queued behind it at 0). Often after the item's transcript is done: the audio
+        // arrives faster than it is played.
+        for (const cut of event.cuts) {
+          const item = this.item(recording, cut.itemId, 'assistant', offsetMs);
+          item.interruptedAtMs = cut.audioEndMs;
+          if (item.endMs !== null && item.endMs !== undefined) this.writer.write({ kind: 'transcript', row: { ...item } });
+        }
         recording.bargeIns++;
-        if (item.endMs !== null && item.endMs !== undefined) this.writer.write({ kind: 'transcript', row: { ...item } });
         return;
       }
       case 'function_call.started': {

@@ -56,13 +56,33 @@ describe('CallRecorder', () => {
     publish({ type: 'transcript.delta', role: 'assistant', itemId: 'item_a', delta: 'Hello ' });
     publish({ type: 'transcript.delta', role: 'assistant', itemId: 'item_a', delta: 'there' });
     publish({ type: 'transcript.done', role: 'assistant', itemId: 'item_a', text: 'Hello there' });
-    publish({ type: 'barge_in', itemId: 'item_a', audioEndMs: 640, sentMs: 2000, items: 1 });
+    publish({ type: 'barge_in', itemId: 'item_a', audioEndMs: 640, sentMs: 2000, items: 1, cuts: [{ itemId: 'item_a', audioEndMs: 640, sentMs: 2000 }] });
     const rows = writes.filter((w) => w.kind === 'transcript').map((w) => w.row as Record<string, unknown>);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ itemId: 'item_a', role: 'assistant', text: 'Hello there', interruptedAtMs: null });
     expect(rows[1]).toMatchObject({ itemId: 'item_a', text: 'Hello there', interruptedAtMs: 640 });
     expect(rows[1].startMs).toBeGreaterThanOrEqual(9_000); // ~10 s into the call
     expect(writes.filter((w) => w.kind === 'event').map((w) => (w as { row: { type: string } }).row.type)).not.toContain('transcript.delta');
+  });
+
+  it('marks every item a barge-in cut: the preamble where it was heard, the answer queued behind it at 0', () => {
+    const { writes, publish } = setup();
+    publish({ type: 'transcript.done', role: 'assistant', itemId: 'item_pre', text: 'Let me check.' });
+    publish({ type: 'transcript.done', role: 'assistant', itemId: 'item_ans', text: 'It is sunny.' });
+    publish({
+      type: 'barge_in',
+      itemId: 'item_pre',
+      audioEndMs: 250,
+      sentMs: 400,
+      items: 2,
+      cuts: [
+        { itemId: 'item_pre', audioEndMs: 250, sentMs: 400 },
+        { itemId: 'item_ans', audioEndMs: 0, sentMs: 2000 },
+      ],
+    });
+    const last = new Map(writes.filter((w) => w.kind === 'transcript').map((w) => [(w.row as { itemId: string }).itemId, w.row as Record<string, unknown>]));
+    expect(last.get('item_pre')).toMatchObject({ interruptedAtMs: 250 });
+    expect(last.get('item_ans')).toMatchObject({ interruptedAtMs: 0 });
   });
 
   it('sums usage and takes the cost meter’s total; the ended call carries frames, reasons and counts', () => {
@@ -81,7 +101,7 @@ describe('CallRecorder', () => {
     });
     expect(lastCall().costUsd).toBeCloseTo(expected, 12);
     publish({ type: 'function_call.started', callId: 'call_1', name: 'slow', arguments: '{}' });
-    publish({ type: 'barge_in', itemId: 'item_x', audioEndMs: 100, sentMs: 900, items: 1 });
+    publish({ type: 'barge_in', itemId: 'item_x', audioEndMs: 100, sentMs: 900, items: 1, cuts: [{ itemId: 'item_x', audioEndMs: 100, sentMs: 900 }] });
     publish({ type: 'model.status', status: 'connected', reconnectMs: 300, attempt: 1 });
     publish({
       type: 'call.ended',

@@ -1,12 +1,16 @@
 // A voice session the test drives: the far side of the engine seam (the network peer, not our
 // code), for unit tests of the model link and the call.
-import type { ModelFailure } from '../../src/openai/model-failure';
+import { REALTIME_API, type ModelFailure } from '../../src/openai/model-failure';
 import type { ContextItem, ResponseRequest, VoiceSession, VoiceSessionListener } from '../../src/openai/voice-engine';
 
 export class FakeSession implements VoiceSession {
   readonly engine = 'realtime' as const;
   readonly model = 'gpt-realtime-2.1';
+  api = REALTIME_API;
   readonly dialedAt = performance.now();
+  /** Set to play an engine that says when its session ends (GPT-Live's expires_at). */
+  expiresAt: number | null = null;
+  rolloverLeadMs: number | null = null;
   readonly connectMs = 5;
   ready = false;
   closed = false;
@@ -59,9 +63,17 @@ export class FakeSession implements VoiceSession {
   abandon(reason: string): void {
     this.lose({ code: 1006, reason });
   }
-  close(): void {
+  /** Set to play an engine whose close waits for the service's last word: close() then keeps `done` here. */
+  holdsClose = false;
+  pendingClose: (() => void) | null = null;
+  close(done?: () => void): void {
     this.closed = true;
     this.closedByUs = true;
+    if (this.holdsClose) {
+      this.pendingClose = done ?? null;
+      return;
+    }
     this.listener = null;
+    done?.();
   }
 }

@@ -10,6 +10,10 @@ export class RealtimeEngine implements VoiceEngine {
 
   constructor(private readonly config: AppConfig) {}
 
+  get model(): string {
+    return this.config.OPENAI_MODEL;
+  }
+
   dial(spec: SessionSpec): RealtimeSession {
     const { OPENAI_REALTIME_URL, OPENAI_API_KEY } = this.config;
     if (!OPENAI_API_KEY) throw new Error('OPENAI_API_KEY is not set');

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ConversationItem, RealtimeClientEvent, RealtimeResponseUsage, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import WebSocket, { type RawData } from 'ws';
 import type { AppConfig } from '../../config/app-config';
-import { isFatalErrorEvent, type ModelFailure } from '../model-failure';
+import { isFatalErrorEvent, REALTIME_API, type ModelFailure } from '../model-failure';
 import type { AgentSettings } from '../session-config.service';
 import type { ContextItem, ResponseRequest, ResponseUsage, SessionSpec, ToolSchema, VoiceSession, VoiceSessionListener } from '../voice-engine';
 import { realtimeLiveUpdate, realtimeSessionUpdate } from './realtime-session-config';
@@ -30,7 +30,11 @@ export interface RealtimeSessionOptions {
 export class RealtimeSession implements VoiceSession {
   readonly engine = 'realtime' as const;
   readonly model: string;
+  readonly api = REALTIME_API;
   readonly dialedAt = performance.now();
+  /** The GA interface does not announce its limit: MODEL_SESSION_MAX_S is the link's guide. */
+  readonly expiresAt = null;
+  readonly rolloverLeadMs = null;
   private readonly logger = new Logger('RealtimeSession');
   private readonly socket: WebSocket;
   private listener: VoiceSessionListener | null = null;
@@ -144,11 +148,14 @@ export class RealtimeSession implements VoiceSession {
     this.finish(1006, reason);
   }
 
-  close(): void {
-    if (this.closeInfo) return;
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1000, 'call ended');
-    else this.socket.terminate();
-    this.finish(1000, 'closed by us', undefined, false);
+  /** Closes at once: usage arrives with each response.done, so there is nothing to wait for. */
+  close(done?: () => void): void {
+    if (!this.closeInfo) {
+      if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1000, 'call ended');
+      else this.socket.terminate();
+      this.finish(1000, 'closed by us', undefined, false);
+    }
+    done?.();
   }
 
   // ---- socket ----
@@ -318,6 +325,10 @@ function toUsage(usage: RealtimeResponseUsage): ResponseUsage {
     inputAudioTokens: usage.input_token_details?.audio_tokens ?? 0,
     outputAudioTokens: usage.output_token_details?.audio_tokens ?? 0,
     cachedTokens: usage.input_token_details?.cached_tokens ?? 0,
+    ...(usage.input_token_details?.cached_tokens_details && {
+      cachedAudioTokens: usage.input_token_details.cached_tokens_details.audio_tokens ?? 0,
+      cachedTextTokens: usage.input_token_details.cached_tokens_details.text_tokens ?? 0,
+    }),
   };
 }
 
