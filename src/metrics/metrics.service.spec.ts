@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { CallEventBus } from '../call-gateway/call-events';
 import type { CallRegistry } from '../call-gateway/call-registry.service';
 import type { LegacyLogsGateway, LogsGateway } from '../logs-gateway/logs.gateway';
-import type { ToolRegistry } from '../tools/tool-registry.service';
+import { loadAppConfig } from '../config/app-config';
+import { AskOperatorTool } from '../tools/ask-operator.tool';
+import { OperatorDesk } from '../tools/operator-desk.service';
+import { ToolRegistry } from '../tools/tool-registry.service';
 import { MetricsService } from './metrics.service';
 
 function service() {
@@ -65,5 +68,22 @@ describe('MetricsService', () => {
     const b = service().metrics;
     expect(a.registry).not.toBe(b.registry);
     expect(a.registry.getSingleMetric('voice_agent_active_calls')).toBeDefined();
+  });
+});
+
+describe('MetricsService tool labels', () => {
+  it('labels ask_operator by name even though it is offered only while a dashboard watches', async () => {
+    const config = loadAppConfig({});
+    const desk = new OperatorDesk(); // nobody watching: ask_operator is not offered to new calls now
+    const tools = new ToolRegistry([new AskOperatorTool(config, desk)], config);
+    expect(tools.schemas().map((t) => t.name)).toEqual([]);
+    const events = new CallEventBus();
+    const registry = { activeCount: 0, reservedCount: 0, capacity: 10, calls: () => [][Symbol.iterator]() } as unknown as CallRegistry;
+    const gateway = { clientCount: 0 };
+    const metrics = new MetricsService(events, registry, tools, gateway as LogsGateway, gateway as LegacyLogsGateway);
+    events.publish('CA1', { type: 'function_call.finished', callId: 'c1', name: 'ask_operator', output: '{}', durationMs: 5, answeredBy: 'operator' });
+    const values = (await metrics.registry.getSingleMetric('voice_agent_function_calls_total')!.get()).values;
+    expect(values.find((v) => v.labels.tool === 'ask_operator')?.value).toBe(1);
+    expect(values.some((v) => v.labels.tool === 'unknown')).toBe(false);
   });
 });
