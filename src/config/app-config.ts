@@ -449,6 +449,16 @@ export class AppConfig {
   @Max(600_000)
   RECORDS_WRITE_TIMEOUT_MS: number = 10_000;
 
+  /**
+   * A live call's record is rewritten every third of this; a call not written for this long is
+   * taken as lost with its server (killed, crashed) and ended as `server-lost` by the sweeper.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(3)
+  @Max(86_400)
+  RECORDS_LIVE_TIMEOUT_S: number = 180;
+
   /** Names this server in call records (several instances may share one PostgreSQL). */
   @IsString()
   @MinLength(1)

@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { CallEventBus, type CallEvent } from '../call-gateway/call-events';
 import { AppConfig } from '../config/app-config';
 import { AgentConfigPersistence } from './agent-config-persistence.service';
@@ -30,9 +30,10 @@ interface Recording {
  * stream itself. Reads only the event bus; every write goes to the queue and returns at once.
  */
 @Injectable()
-export class CallRecorder implements OnApplicationShutdown {
+export class CallRecorder implements OnModuleInit, OnApplicationShutdown {
   private readonly live = new Map<string, Recording>();
   private readonly unsubscribe: () => void = () => undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     events: CallEventBus,
@@ -49,12 +50,33 @@ export class CallRecorder implements OnApplicationShutdown {
     return this.live.size;
   }
 
+  /** The SIDs of the calls this process is recording now. */
+  liveCallSids(): string[] {
+    return [...this.live.keys()];
+  }
+
+  /**
+   * Rewrites each live call's row every third of RECORDS_LIVE_TIMEOUT_S, even when nothing
+   * happens on it: a row left unwritten longer means its server is gone (see AbandonedCallSweeper).
+   */
+  onModuleInit(): void {
+    if (!this.store.enabled) return;
+    this.heartbeat = setInterval(
+      () => {
+        for (const recording of this.live.values()) this.writeCall(recording);
+      },
+      (this.config.RECORDS_LIVE_TIMEOUT_S * 1000) / 3,
+    );
+    this.heartbeat.unref();
+  }
+
   /**
    * Shutdown, in order: stop listening, close the records of calls still live (the registry ends
    * them right after, with this reason), flush the queue within the drain time, close the database.
    */
   async onApplicationShutdown(): Promise<void> {
     this.unsubscribe();
+    clearInterval(this.heartbeat);
     const now = new Date();
     for (const recording of [...this.live.values()]) this.finish(recording, now, { reason: 'shutdown', durationMs: now.getTime() - recording.startedAtMs });
     await this.writer.drain(Date.now() + Math.max(1000, this.config.DRAIN_TIMEOUT_S * 1000));

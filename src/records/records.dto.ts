@@ -2,6 +2,10 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsDate, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { CALL_END_REASONS, CALL_EVENT_TYPES } from '../call-gateway/call-events';
+import { SERVER_LOST } from './records.repository';
+
+/** A record ends as a call does, or as `server-lost` when its server stopped without ending it. */
+const RECORD_END_REASONS = [...CALL_END_REASONS, SERVER_LOST];
 
 const EXAMPLE_SID = 'CA0123456789abcdef0123456789abcdef';
 /** Same rule as the webhook's CallSid. */
@@ -35,7 +39,7 @@ export class ListCallsQueryDto {
   @MaxLength(64)
   number?: string;
 
-  @ApiPropertyOptional({ example: 'caller-hung-up', description: `One of ${CALL_END_REASONS.join(', ')}` })
+  @ApiPropertyOptional({ example: 'caller-hung-up', description: `One of ${RECORD_END_REASONS.join(', ')}` })
   @IsOptional()
   @IsString()
   @MaxLength(64)
@@ -120,7 +124,7 @@ export class CallSummaryDto {
   @ApiProperty({ example: '2026-12-01T09:30:00.000Z' }) startedAt: string;
   @ApiProperty({ example: '2026-12-01T09:31:04.200Z', nullable: true, type: String, description: 'null while the call is live' }) endedAt: string | null;
   @ApiProperty({ example: 64200, nullable: true, type: Number }) durationMs: number | null;
-  @ApiProperty({ example: 'caller-hung-up', nullable: true, enum: [...CALL_END_REASONS, null], description: 'null while the call is live' }) endReason:
+  @ApiProperty({ example: 'caller-hung-up', nullable: true, enum: [...RECORD_END_REASONS, null], description: 'null while the call is live' }) endReason:
     string | null;
   @ApiProperty({ example: null, nullable: true, type: String, description: 'Why a failed call failed, in words' }) endDetail: string | null;
   @ApiProperty({ example: 'realtime', enum: ['realtime', 'live'] }) engine: string;

@@ -31,6 +31,6 @@ import { RecordsStore } from './records-store.service';
     CallRecorder,
     PostCallWebhook,
   ],
-  exports: [RecordsStore, RecordWriter, PostCallWebhook, PriceTable],
+  exports: [RecordsStore, RecordWriter, CallRecorder, PostCallWebhook, PriceTable],
 })
 export class RecordsModule {}

@@ -184,6 +184,34 @@ describe.each(TEST_DATABASES)('call records storage (%s)', (kind) => {
     expect((await RecordsRepository.getCall(db(), c))?.transcript).toHaveLength(2);
   });
 
+  it('ends the calls left open by a server that stopped (server-lost, at the last moment recorded); fresh, ended and live-here calls are kept', async () => {
+    const base = Date.parse('2026-11-21T08:00:00Z');
+    const [lost, fresh, ended, liveHere] = [sid(), sid(), sid(), sid()];
+    const open = (callSid: string, updatedAtMs: number): RecordWrite => ({ kind: 'call', row: callRow(callSid, base, { updatedAt: new Date(updatedAtMs) }) });
+    await RecordsRepository.applyBatch(db(), [
+      open(lost, base + 10_000),
+      // Its last event came after its last row write: the end is put there.
+      { kind: 'event', row: { callSid: lost, seq: 0, at: new Date(base + 30_000), offsetMs: 30_000, type: 'barge_in', data: {} } },
+      open(fresh, base + 290_000),
+      ...callWrites(ended, base),
+      open(liveHere, base + 10_000),
+    ]);
+    const staleBefore = new Date(base + 180_000);
+    expect(await RecordsRepository.endAbandonedCalls(db(), staleBefore, [liveHere])).toEqual([lost]);
+    expect(await RecordsRepository.getCall(db(), lost)).toMatchObject({
+      endReason: 'server-lost',
+      endedAt: new Date(base + 30_000).toISOString(),
+      durationMs: 30_000,
+    });
+    expect((await RecordsRepository.getCall(db(), fresh))!.endedAt).toBeNull();
+    expect((await RecordsRepository.getCall(db(), liveHere))!.endedAt).toBeNull();
+    expect((await RecordsRepository.getCall(db(), ended))!.endReason).toBe('caller-hung-up');
+    // Once ended, a second sweep (another instance's) finds nothing; the call counts as a failure.
+    expect(await RecordsRepository.endAbandonedCalls(db(), staleBefore)).toEqual([liveHere]);
+    const stats = await RecordsRepository.stats(db(), new Date(base - 1000), new Date(base + 1000));
+    expect(stats.endReasons['server-lost']).toBe(2);
+  });
+
   it('keeps versioned agent configurations', async () => {
     const v1 = await RecordsRepository.saveAgentConfig(db(), { instructions: 'one' });
     const v2 = await RecordsRepository.saveAgentConfig(db(), { instructions: 'two' });

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, getTableName, gte, inArray, is, lt, lte, or, SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, getTableName, gte, inArray, is, lt, lte, notInArray, or, SQL, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { RecordsDb } from './records-database';
 import { agentConfigs, callEvents, calls, toolCalls, transcriptItems, webhookOutbox } from './records.schema';
@@ -20,8 +20,18 @@ export type RecordWrite =
   /** After the call's final row: put its record in the webhook outbox (same transaction). */
   | { kind: 'webhook'; callSid: string; url: string };
 
+/** The end reason of a call its server stopped without ending (see endAbandonedCalls). */
+export const SERVER_LOST = 'server-lost';
 /** End reasons that mean something went wrong (for /stats); the others are normal ends. */
-export const FAILURE_END_REASONS = ['model-unavailable', 'backpressure', 'protocol-error', 'internal-error', 'twilio-disconnected', 'media-timeout'];
+export const FAILURE_END_REASONS = [
+  'model-unavailable',
+  'backpressure',
+  'protocol-error',
+  'internal-error',
+  'twilio-disconnected',
+  'media-timeout',
+  SERVER_LOST,
+];
 
 /** Events left out of a call's timeline (their sums are in `usage` and `costUsd`). */
 const NOT_IN_TIMELINE = ['usage', 'cost'];
@@ -273,6 +283,36 @@ export class RecordsRepository {
   static async exists(db: Executor, callSid: string): Promise<boolean> {
     const rows = await db.select({ sid: calls.callSid }).from(calls).where(eq(calls.callSid, callSid));
     return rows.length > 0;
+  }
+
+  /**
+   * Ends the calls nobody has written anything of since `staleBefore`: a live call's row is
+   * rewritten every RECORDS_LIVE_TIMEOUT_S / 3, so these were held by a server that stopped without
+   * ending them (killed, crashed, its machine lost). Each is ended at the last moment anything of
+   * it was recorded, as `server-lost`. A call that was only presumed lost and is in fact live gets
+   * its true end written over this when it ends. Returns their SIDs.
+   */
+  static async endAbandonedCalls(db: Executor, staleBefore: Date, liveHere: string[] = []): Promise<string[]> {
+    const lastSeen = sql`greatest(${calls.updatedAt}, (select max(${callEvents.at}) from ${callEvents} where ${callEvents.callSid} = ${calls.callSid}))`;
+    const rows = await db
+      .update(calls)
+      .set({
+        endedAt: lastSeen,
+        durationMs: sql`greatest(0, round(extract(epoch from (${lastSeen} - ${calls.startedAt})) * 1000))::int`,
+        endReason: SERVER_LOST,
+        endDetail: 'the server holding this call stopped without ending it (killed or crashed); ended at the last moment recorded',
+        updatedAt: new Date(),
+      })
+      .where(
+        and(
+          sql`${calls.endedAt} is null`,
+          lt(calls.updatedAt, staleBefore),
+          sql`${lastSeen} < ${staleBefore.toISOString()}`,
+          liveHere.length > 0 ? notInArray(calls.callSid, liveHere) : undefined,
+        ),
+      )
+      .returning({ callSid: calls.callSid });
+    return rows.map((r) => r.callSid);
   }
 
   /** Removes calls and everything recorded under them. Returns how many calls went. */

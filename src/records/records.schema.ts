@@ -48,7 +48,15 @@ export const calls = pgTable(
     costUsd: doublePrecision('cost_usd'),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
-  (t) => [index('calls_started_idx').on(t.startedAt.desc(), t.callSid.desc()), index('calls_from_idx').on(t.fromNumber), index('calls_to_idx').on(t.toNumber)],
+  (t) => [
+    index('calls_started_idx').on(t.startedAt.desc(), t.callSid.desc()),
+    index('calls_from_idx').on(t.fromNumber),
+    index('calls_to_idx').on(t.toNumber),
+    // The calls still open, for the sweep that ends those their server lost (a handful at any time).
+    index('calls_open_idx')
+      .on(t.updatedAt)
+      .where(sql`${t.endedAt} is null`),
+  ],
 );
 
 /** What was said, one row per conversation item, with offsets from the call's start. */
