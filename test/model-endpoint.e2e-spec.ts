@@ -136,6 +136,10 @@ describe('an endpoint that misbehaves', () => {
     });
     const delta = await logs.waitFor('transcript.delta');
     expect(delta.delta.length).toBe(4000);
+    // So do a function call's arguments (a made-up tool: its error output echoes nothing of them).
+    next.functionCallResponse([{ name: 'no_such_tool', arguments: `{"q":"${'z'.repeat(100_000)}"}` }]);
+    expect((await logs.waitFor('function_call.started')).arguments.length).toBe(4000);
+    expect((await next.waitFor('conversation.item.create')).item).toMatchObject({ type: 'function_call_output' });
     call.sendStop();
   });
 });

@@ -23,6 +23,12 @@ export interface CallCost {
   totalUsd: number | null;
 }
 
+/**
+ * Longest text a call event carries (transcripts, function arguments and outputs): events go to
+ * every dashboard and to the records, and a model frame may be a megabyte.
+ */
+export const MAX_EVENT_TEXT = 4000;
+
 /** Why a call ended. */
 export type CallEndReason =
   | 'caller-hung-up' // Twilio `stop`

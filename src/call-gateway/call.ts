@@ -6,7 +6,7 @@ import type { AgentSettings, SessionConfigService } from '../openai/session-conf
 import type { ToolSchema, VoiceSession } from '../openai/voice-engine';
 import { offeredTools } from '../tools/offered-tools';
 import type { ToolRegistry } from '../tools/tool-registry.service';
-import type { CallEndReason, CallEventBody, CallEventBus, VoiceEngineName } from './call-events';
+import { MAX_EVENT_TEXT, type CallEndReason, type CallEventBody, type CallEventBus, type VoiceEngineName } from './call-events';
 import { CallLogger } from './call-logger';
 import type { CallRegistry } from './call-registry.service';
 import { FunctionCalls } from './function-calls';
@@ -27,9 +27,6 @@ export interface CallDeps {
 
 /** A call's lifecycle, changed only by `moveTo`. */
 export type CallState = 'awaiting-start' | 'live' | 'ending' | 'ended';
-
-/** Longest text a call event carries (transcripts); the conversation log keeps its own bound. */
-export const MAX_EVENT_TEXT = 4000;
 
 /** 20 ms of mu-law. */
 const FRAME_BYTES = 20 * MULAW_BYTES_PER_MS;

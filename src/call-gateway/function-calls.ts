@@ -1,7 +1,7 @@
 import type { ToolCall } from '../openai/voice-engine';
 import type { ToolContext } from '../tools/agent-tool';
 import type { ToolRegistry, ToolResult } from '../tools/tool-registry.service';
-import type { CallEventBody } from './call-events';
+import { MAX_EVENT_TEXT, type CallEventBody } from './call-events';
 
 export interface FunctionCallOutput {
   callId: string;
@@ -49,7 +49,8 @@ export class FunctionCalls {
     if (!callId || this.started.has(callId) || this.context.signal.aborted) return;
     this.started.add(callId);
     const args = call.arguments;
-    this.publish({ type: 'function_call.started', callId, name, arguments: args });
+    // Dashboards and records get a bounded copy: the model's arguments may be up to a frame (1 MB).
+    this.publish({ type: 'function_call.started', callId, name, arguments: args.slice(0, MAX_EVENT_TEXT) });
     const startedAt = performance.now();
     if (!this.offered.has(name)) {
       // A tool switched off for this call (or made up by the model) must not run.
@@ -73,7 +74,8 @@ export class FunctionCalls {
     const run = Promise.race([byTool, byOperator]).then(({ result, answeredBy }) => {
       this.operatorAnswers.delete(callId);
       if (!this.context.signal.aborted) {
-        this.publish({ type: 'function_call.finished', callId, name, output: result.output, durationMs: result.durationMs, error: result.error, answeredBy });
+        const output = result.output.slice(0, MAX_EVENT_TEXT);
+        this.publish({ type: 'function_call.finished', callId, name, output, durationMs: result.durationMs, error: result.error, answeredBy });
       }
       return { callId, name, result };
     });

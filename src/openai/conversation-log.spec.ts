@@ -21,6 +21,19 @@ describe('ConversationLog', () => {
     ]);
   });
 
+  it('keeps every text bounded: messages, function arguments (as they grow too) and outputs', () => {
+    const log = new ConversationLog();
+    const big = 'x'.repeat(100_000);
+    log.item({ type: 'message', id: 'item_u1', role: 'user', text: big });
+    log.item({ type: 'function_call', id: 'item_f1', callId: 'call_1', name: 'lookup', arguments: big });
+    log.item({ type: 'function_call', id: 'item_f2', callId: 'call_2', name: 'lookup', arguments: '' });
+    log.item({ type: 'function_call', id: 'item_f2', callId: 'call_2', name: 'lookup', arguments: big });
+    log.item({ type: 'function_call_output', id: 'item_o1', callId: 'call_1', output: big });
+    log.addLocal({ type: 'function_call_output', callId: 'call_2', output: big });
+    const lengths = log.replayItems().map((i) => (i.type === 'message' ? i.text : i.type === 'function_call' ? i.arguments : i.output).length);
+    expect(lengths).toEqual([4000, 4000, 4000, 4000, 4000]);
+  });
+
   it('does not record replayed items twice when the new session echoes them', () => {
     const log = new ConversationLog();
     log.item({ type: 'message', id: 'item_u1', role: 'user', text: 'hi' });

@@ -30,11 +30,11 @@ export class ConversationLog {
   item(item: ContextItem): void {
     const known = this.byId.get(item.id);
     if (!known) {
-      this.push({ ...item, ...(item.type === 'message' && { text: item.text.slice(0, MAX_TEXT) }) });
+      this.push({ ...item });
       return;
     }
     if (known.type === 'message' && item.type === 'message' && item.text) this.setText(known, item.text);
-    else if (known.type === 'function_call' && item.type === 'function_call' && item.arguments) known.arguments = item.arguments;
+    else if (known.type === 'function_call' && item.type === 'function_call' && item.arguments) known.arguments = item.arguments.slice(0, MAX_TEXT);
   }
 
   /** Streamed assistant text, so an answer cut short by a lost connection is replayed as far as it went. */
@@ -100,7 +100,11 @@ export class ConversationLog {
     entry.text = cut ? cutText(text, cut.fraction) : text.slice(0, MAX_TEXT);
   }
 
+  /** Every text kept is bounded: a model (or a tool) can send a megabyte, and each call keeps 200 entries. */
   private push(entry: Entry): void {
+    if (entry.type === 'message') entry.text = entry.text.slice(0, MAX_TEXT);
+    else if (entry.type === 'function_call') entry.arguments = entry.arguments.slice(0, MAX_TEXT);
+    else if (entry.type === 'function_call_output') entry.output = entry.output.slice(0, MAX_TEXT);
     this.entries.push(entry);
     this.byId.set(entry.id, entry);
     while (this.entries.length > this.maxEntries) this.byId.delete(this.entries.shift()!.id);
