@@ -266,6 +266,23 @@ describe('ModelLink rollover', () => {
     expect(link.kind).toBe('open'); // the call goes on on its current session
   });
 
+  it('fails a standby that never confirms its configuration, and prepares another after a backoff', () => {
+    const { link, dialed } = setup({ sessionMaxMs: 10_000 }, () => false);
+    link.start();
+    dialed[0].confirm();
+    vi.advanceTimersByTime(8000);
+    expect(dialed).toHaveLength(2);
+    vi.advanceTimersByTime(OPTIONS.confirmTimeoutMs);
+    expect(dialed[1].closed).toBe(true);
+    vi.advanceTimersByTime(OPTIONS.baseDelayMs * 2);
+    expect(dialed).toHaveLength(3); // a new standby, after the backoff
+    dialed[2].confirm();
+    vi.advanceTimersByTime(OPTIONS.confirmTimeoutMs * 2);
+    expect(dialed[2].closed).toBe(false); // a confirmed standby waits for a pause, however long
+    expect(link.kind).toBe('open');
+    expect(dialed[0].closed).toBe(false);
+  });
+
   it('uses the prepared session when the current one drops during the rollover', () => {
     const { link, dialed, calls } = setup({ sessionMaxMs: 10_000 }, () => false);
     link.start();

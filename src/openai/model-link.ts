@@ -427,6 +427,17 @@ export class ModelLink {
     }
     this.rollover.standby = standby;
     standby.attach(this.sessionListener(standby));
+    // A standby that never confirms would hold the rollover (and the session would run to its
+    // limit): give it the same deadline as any new session, then fail it into the backoff.
+    const deadline = this.options.confirmTimeoutMs - (performance.now() - standby.dialedAt);
+    this.rollover.timer = setTimeout(
+      () =>
+        this.guarded(() => {
+          if (this.rollover.standby === standby && !standby.ready)
+            standby.abandon(`standby configuration not confirmed within ${this.options.confirmTimeoutMs} ms`);
+        }),
+      Math.max(0, deadline),
+    );
   }
 
   private standbyFailed(failure: ModelFailure): void {
