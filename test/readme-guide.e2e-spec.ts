@@ -125,3 +125,29 @@ test("the README's two commands are the ones CI and the tools test run", () => {
   // .ci/run runs the test command (npm ci quietened), then summarises.
   expect(readFileSync(join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^npm ci --no-audit --no-fund && npm run lint && npm test$/m);
 });
+
+test('the README stays a newcomer’s page: short, a contents list that resolves, the troubleshooting rows, working links, a LICENSE', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  expect(readme.split('\n').length).toBeLessThanOrEqual(200);
+  const headings = [...readme.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+  const anchors = headings.map(
+    (h) =>
+      `#${h
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-')}`,
+  );
+  const contents = [...readme.matchAll(/^- \[[^\]]+\]\((#[^)]+)\)/gm)].map((m) => m[1]);
+  expect(contents.length).toBeGreaterThanOrEqual(4);
+  for (const anchor of contents) expect(anchors, `contents entry ${anchor}`).toContain(anchor);
+  // The symptoms a newcomer meets first, each with a cause and a fix.
+  const troubleshooting = readme.slice(readme.indexOf('\n## Troubleshooting'), readme.indexOf('\n## ', readme.indexOf('\n## Troubleshooting') + 1));
+  for (const symptom of ['403', '31922', 'apology', 'silence', 'barge-in', '401']) expect(troubleshooting, symptom).toContain(symptom);
+  for (const row of troubleshooting.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| symptom'))) {
+    expect(row.split('|').filter((cell) => cell.trim() !== '').length, row).toBe(3);
+  }
+  // Every relative link points at a file in the repository.
+  for (const [, target] of readme.matchAll(/\]\(((?!https?:|#)[^)#]+)(#[^)]*)?\)/g)) expect(existsSync(join(ROOT, target)), target).toBe(true);
+  expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/MIT License/);
+  expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).license).toBe('MIT');
+});
