@@ -217,10 +217,20 @@ describe('GPT-Live usage and cost', () => {
     });
   });
 
-  it('reports the backend’s tokens for its own model: unpriced unless PRICES_FILE prices it, then in the call’s cost', async ({ start }) => {
-    const unpriced = await start({}, { usageIntervalMs: 0 });
+  it('reports the backend’s tokens for its own model: the default one priced, another unpriced unless PRICES_FILE prices it', async ({ start }) => {
+    const byDefault = await start({}, { usageIntervalMs: 0 });
+    byDefault.model.delegate([{ name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' }]);
+    // The default backend (gpt-5.4-mini) is in the built-in table: $0.75 uncached in, $0.075 cached, $4.50 out per 1M.
+    const used = await byDefault.logs.waitFor('usage', (e) => e.model === 'gpt-5.4-mini');
+    const defaultCost = await byDefault.logs.waitFor('cost', (e) => e.responseId === used.responseId);
+    const expected = ((used.inputTokens - used.cachedTokens) * 0.75 + used.cachedTokens * 0.075 + used.outputTokens * 4.5) / 1e6;
+    expect(expected).toBeGreaterThan(0);
+    expect(defaultCost.usd).toBeCloseTo(expected, 12);
+    byDefault.call.sendStop();
+
+    const unpriced = await start({ LIVE_RESPONSES_MODEL: 'gpt-5.9-preview' }, { usageIntervalMs: 0 });
     unpriced.model.delegate([{ name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' }]);
-    const backend = await unpriced.logs.waitFor('usage', (e) => e.model === 'gpt-5.4-mini');
+    const backend = await unpriced.logs.waitFor('usage', (e) => e.model === 'gpt-5.9-preview');
     expect(backend).toMatchObject({ engine: 'live', inputTokens: 900, cachedTokens: 600, outputTokens: 60, totalTokens: 960 });
     expect(backend).not.toHaveProperty('billedSeconds');
     // Never a guess: a model the price table does not know makes the call's cost unknown.
@@ -228,7 +238,7 @@ describe('GPT-Live usage and cost', () => {
     await scrapeUntil(unpriced.app, (s) => expect(valueOf(s, 'voice_agent_model_usage_unpriced_total', { engine: 'live' })).toBe(1));
     unpriced.call.sendStop();
 
-    // With the backend model priced, the call's cost is its seconds plus the backend's tokens.
+    // With the backend model priced (PRICES_FILE replaces the built-in price), the call's cost is its seconds plus the backend's tokens.
     const dir = mkdtempSync(join(tmpdir(), 'prices-'));
     const pricesFile = join(dir, 'prices.json');
     const backendPrices = { textInput: 1, cachedTextInput: 0.1, audioInput: 0, cachedAudioInput: 0, textOutput: 4, audioOutput: 0 };

@@ -31,9 +31,13 @@ const TOKEN_FIELDS = ['textInput', 'cachedTextInput', 'audioInput', 'cachedAudio
 export const DEFAULT_PRICES: Readonly<Record<string, ModelPrices>> = {
   'gpt-realtime-2': { textInput: 4, cachedTextInput: 0.4, audioInput: 32, cachedAudioInput: 0.4, textOutput: 24, audioOutput: 64 },
   'gpt-realtime-2.1': { textInput: 4, cachedTextInput: 0.4, audioInput: 32, cachedAudioInput: 0.4, textOutput: 24, audioOutput: 64 },
-  // Per second of active session; the delegated Responses model's tokens are billed separately (not priced here).
+  // Per second of active session; the delegated Responses model's tokens are billed on their own.
   'gpt-live-1': { perMinute: 0.05 },
   'gpt-live-1.1': { perMinute: 0.05 },
+  // GPT-Live's default Responses backend (LIVE_RESPONSES_MODEL): $0.75 in, $0.075 cached, $4.50 out per
+  // 1M tokens, as published at its release (March 2026; not in protocols.md). Without it every GPT-Live
+  // call that used a tool would cost "unknown". A text model: no audio in or out.
+  'gpt-5.4-mini': { textInput: 0.75, cachedTextInput: 0.075, audioInput: 0, cachedAudioInput: 0, textOutput: 4.5, audioOutput: 0 },
 };
 
 export class PriceFileError extends Error {}
