@@ -18,7 +18,7 @@ export const LIVE_API: EngineApi = {
 };
 
 /** Commands queued between session.start and session.started (nothing else may be sent before it). */
-const MAX_QUEUED = 100;
+export const MAX_QUEUED = 100;
 /** Events kept for a listener that has not attached yet (a pre-dialled session waits for its stream). */
 const MAX_EARLY_EVENTS = 100;
 /** No legitimate event is near this; a bigger frame is refused by ws before it is parsed. */
