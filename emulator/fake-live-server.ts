@@ -16,10 +16,12 @@ import type {
   Error as LiveError,
   InitialItem,
   ResponseItemCreateEvent,
+  ResponsesDelegationConfig,
   ServerEvent,
   SessionConfig,
   SessionResource,
   SessionStartEvent,
+  SessionUpdateConfig,
   SessionUpdateEvent,
 } from 'openai/resources/live/live';
 import type { Response as BackendResponse, ResponseStreamEvent } from 'openai/resources/responses/responses';
@@ -80,6 +82,10 @@ const RESPONSES_KEYS = new Set([
 ]);
 const FUNCTION_TOOL_KEYS = new Set(['type', 'name', 'description', 'parameters', 'strict']);
 const EFFORTS = new Set(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']);
+const SUMMARIES = new Set(['concise', 'detailed', 'auto']);
+const VERBOSITIES = new Set(['low', 'medium', 'high']);
+const SERVICE_TIERS = new Set(['auto', 'default', 'fast_tier_temp_pilot', 'flex', 'priority', 'ultrafast']);
+const TOOL_CHOICE_MODES = new Set(['auto', 'none', 'required']);
 const VOICES = new Set([
   'alloy', 'ash', 'ballad', 'beacon', 'bossa', 'cedar', 'cinder', 'coral', 'delta', 'echo', 'gleam', 'marin', 'meridian', 'quartz', 'ripple', 'sage',
   'shida', 'shimmer', 'stone', 'tempo', 'verse', 'vesper', 'willow',
@@ -245,6 +251,8 @@ export class FakeLiveConnection {
   start: SessionConfig | null = null;
   /** The resolved session (session.started), updated by session.update. */
   session: SessionResource | null = null;
+  /** Every accepted session.update's `session`, as sent, in order. */
+  readonly updates: SessionUpdateConfig[] = [];
   /** Appended context: commentary, thinking, instructions, in order. */
   readonly appended: { type: 'commentary' | 'thinking' | 'instructions'; delegationId: string | null; content: string }[] = [];
   /** Function outputs the client sent, in order. */
@@ -306,6 +314,12 @@ export class FakeLiveConnection {
     const delegation = this.start?.delegation;
     if (!this.start) return null;
     return delegation && delegation.type === 'responses' ? 'responses' : 'client';
+  }
+
+  /** The Responses backend as it is now (start-up settings with every accepted update applied), or null without one. */
+  get backend(): ResponsesDelegationConfig | null {
+    const delegation = this.session?.delegation;
+    return delegation && delegation.type === 'responses' ? delegation.responses : null;
   }
 
   /** The model is speaking (a speak() in progress). */
@@ -641,7 +655,8 @@ export class FakeLiveConnection {
         expires_at: Math.round(Date.now() / 1000 + seconds),
         instructions: config.instructions ?? '',
         audio: { format: config.audio?.format, output: { voice: config.audio?.output?.voice ?? 'marin' } },
-        delegation: config.delegation ?? { type: 'client' },
+        // A copy: updates change the resolved session, never `start` (what was sent).
+        delegation: config.delegation ? structuredClone(config.delegation) : { type: 'client' },
         input: config.input,
         store: config.store ?? false,
       };
@@ -656,6 +671,12 @@ export class FakeLiveConnection {
     else started();
   }
 
+  /**
+   * session.update as the types define it (SessionUpdateConfig): only `delegation` and `triggers`;
+   * the delegation's owner cannot change, and its settings are sparse (omitted ones keep their
+   * values). For Responses delegation that is the backend's instructions, model, tools, reasoning…
+   * (ResponsesDelegationUpdateConfig); the Live model's own instructions are immutable.
+   */
   private onUpdate(event: SessionUpdateEvent): void {
     const patch: unknown = event.session;
     if (!isRecord(patch)) throw new Refusal('missing_required_parameter', "Missing required parameter: 'session'.", 'session');
@@ -665,16 +686,24 @@ export class FakeLiveConnection {
       }
       if (key !== 'delegation' && key !== 'triggers') throw unknownParameter(`session.${key}`);
     }
+    if (patch.triggers !== undefined && !Array.isArray(patch.triggers)) throw invalidValue('session.triggers', 'expected an array');
     const delegation = patch.delegation;
     if (delegation !== undefined) {
+      // null would remove the delegation: a change of owner like any other.
       if (!isRecord(delegation) || delegation.type !== this.delegation) {
         throw new Refusal('immutable_parameter', 'The delegation type cannot change after the session started.', 'session.delegation.type');
       }
-      for (const key of Object.keys(delegation))
-        if (!['type', 'responses', 'acknowledgement_delay_ms'].includes(key)) throw unknownParameter(`session.delegation.${key}`);
+      const keys = delegation.type === 'responses' ? ['type', 'responses', 'acknowledgement_delay_ms'] : ['type', 'acknowledgement_delay_ms'];
+      for (const key of Object.keys(delegation)) if (!keys.includes(key)) throw unknownParameter(`session.delegation.${key}`);
+      validateAcknowledgementDelay(delegation.acknowledgement_delay_ms, 'session.delegation.acknowledgement_delay_ms');
       if (delegation.responses !== undefined) validateResponses(delegation.responses, 'session.delegation.responses', false);
-      const current = this.session!.delegation as { type: string; responses?: Record<string, unknown> };
-      if (isRecord(delegation.responses) && current.responses) current.responses = { ...current.responses, ...delegation.responses };
+    }
+    // Accepted: applied to the resolved session only now, so a refused update changes nothing.
+    this.updates.push(event.session);
+    if (isRecord(delegation)) {
+      const current = this.session!.delegation as { acknowledgement_delay_ms?: number; responses?: Record<string, unknown> };
+      if (typeof delegation.acknowledgement_delay_ms === 'number') current.acknowledgement_delay_ms = delegation.acknowledgement_delay_ms;
+      if (isRecord(delegation.responses) && current.responses) current.responses = { ...current.responses, ...structuredClone(delegation.responses) };
     }
     this.emit({ type: 'session.updated', session: this.session!, client_event_id: event.event_id ?? undefined });
   }
@@ -719,8 +748,7 @@ export class FakeLiveConnection {
   // ---- helpers ----
 
   private backendModel(): string {
-    const delegation = this.session?.delegation;
-    return delegation && delegation.type === 'responses' ? delegation.responses.model : 'gpt-5.4-mini';
+    return this.backend?.model ?? 'gpt-5.4-mini';
   }
 
   private backendEvent(delegationId: string | null, event: ResponseStreamEvent): void {
@@ -797,19 +825,55 @@ function validateDelegation(delegation: unknown): void {
   if (!isRecord(delegation)) throw invalidValue('session.delegation', 'expected an object');
   if (delegation.type === 'client') {
     for (const key of Object.keys(delegation)) if (key !== 'type' && key !== 'acknowledgement_delay_ms') throw unknownParameter(`session.delegation.${key}`);
-    return;
+    return validateAcknowledgementDelay(delegation.acknowledgement_delay_ms, 'session.delegation.acknowledgement_delay_ms');
   }
   if (delegation.type !== 'responses') throw invalidValue('session.delegation.type', "this fake supports 'client' and 'responses'");
   for (const key of Object.keys(delegation))
     if (!['type', 'responses', 'acknowledgement_delay_ms'].includes(key)) throw unknownParameter(`session.delegation.${key}`);
+  validateAcknowledgementDelay(delegation.acknowledgement_delay_ms, 'session.delegation.acknowledgement_delay_ms');
   validateResponses(delegation.responses, 'session.delegation.responses', true);
 }
 
+function validateAcknowledgementDelay(value: unknown, where: string): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= 0)) throw invalidValue(where, 'expected milliseconds');
+}
+
+/**
+ * The backend's settings: ResponsesDelegationConfig at start (`modelRequired`), or the sparse
+ * ResponsesDelegationUpdateConfig of a session.update, where `model` may be omitted but not null.
+ */
 function validateResponses(responses: unknown, where: string, modelRequired: boolean): void {
   if (!isRecord(responses)) throw new Refusal('missing_required_parameter', `Missing required parameter: '${where}'.`, where);
   for (const key of Object.keys(responses)) if (!RESPONSES_KEYS.has(key)) throw unknownParameter(`${where}.${key}`);
-  if (modelRequired && (typeof responses.model !== 'string' || responses.model === '')) {
+  if (modelRequired && responses.model === undefined) {
     throw new Refusal('missing_required_parameter', `Missing required parameter: '${where}.model'.`, `${where}.model`);
+  }
+  if (responses.model !== undefined && (typeof responses.model !== 'string' || responses.model === ''))
+    throw invalidValue(`${where}.model`, 'expected a model name');
+  const instructions = responses.instructions;
+  if (instructions !== undefined && instructions !== null) {
+    if (typeof instructions !== 'string') throw invalidValue(`${where}.instructions`, 'expected a string');
+    if (instructions.length > MAX_INSTRUCTIONS_TOKENS * CHARS_PER_TOKEN) throw invalidValue(`${where}.instructions`, 'longer than 16,384 tokens');
+  }
+  const maxTokens = responses.max_output_tokens;
+  if (maxTokens !== undefined && maxTokens !== null && !(typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens > 0)) {
+    throw invalidValue(`${where}.max_output_tokens`, 'expected a positive integer');
+  }
+  const parallel = responses.parallel_tool_calls;
+  if (parallel !== undefined && parallel !== null && typeof parallel !== 'boolean') throw invalidValue(`${where}.parallel_tool_calls`, 'expected a boolean');
+  const tier = responses.service_tier;
+  if (tier !== undefined && tier !== null && !(typeof tier === 'string' && SERVICE_TIERS.has(tier)))
+    throw invalidValue(`${where}.service_tier`, 'unknown tier');
+  const text = responses.text;
+  if (text !== undefined && text !== null) {
+    if (!isRecord(text)) throw invalidValue(`${where}.text`, 'expected an object');
+    for (const key of Object.keys(text)) if (key !== 'verbosity') throw unknownParameter(`${where}.text.${key}`);
+    if (text.verbosity !== undefined && text.verbosity !== null && !(typeof text.verbosity === 'string' && VERBOSITIES.has(text.verbosity)))
+      throw invalidValue(`${where}.text.verbosity`, 'expected low, medium or high');
+  }
+  const choice = responses.tool_choice;
+  if (choice !== undefined && !(typeof choice === 'string' ? TOOL_CHOICE_MODES.has(choice) : isRecord(choice) && typeof choice.type === 'string')) {
+    throw invalidValue(`${where}.tool_choice`, 'expected auto, none, required or a tool choice object');
   }
   const reasoning = responses.reasoning;
   if (reasoning !== undefined && reasoning !== null) {
@@ -817,6 +881,8 @@ function validateResponses(responses: unknown, where: string, modelRequired: boo
     for (const key of Object.keys(reasoning)) if (key !== 'effort' && key !== 'summary') throw unknownParameter(`${where}.reasoning.${key}`);
     if (reasoning.effort !== undefined && reasoning.effort !== null && !(typeof reasoning.effort === 'string' && EFFORTS.has(reasoning.effort)))
       throw invalidValue(`${where}.reasoning.effort`, 'unknown effort');
+    if (reasoning.summary !== undefined && reasoning.summary !== null && !(typeof reasoning.summary === 'string' && SUMMARIES.has(reasoning.summary)))
+      throw invalidValue(`${where}.reasoning.summary`, 'expected concise, detailed or auto');
   }
   const tools = responses.tools;
   if (tools === undefined) return;

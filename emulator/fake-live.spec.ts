@@ -125,6 +125,47 @@ describe('FakeLiveServer', () => {
     expect(await peer.next('session.updated')).toMatchObject({ client_event_id: 'u2' });
   });
 
+  it('session.update changes the backend as the types allow (instructions, model, reasoning, tools), sparsely, and nothing else', async () => {
+    const server = await startLive();
+    const peer = await connect(server.url);
+    peer.send(START);
+    await peer.next('session.started');
+    const connection = server.connections[0];
+    const refusals: [object, string][] = [
+      [{ responses: { model: null } }, 'session.delegation.responses.model'], // may be omitted, never null
+      [{ responses: { instructions: 42 } }, 'session.delegation.responses.instructions'],
+      [{ responses: { voice: 'sage' } }, 'session.delegation.responses.voice'],
+      [{ responses: { reasoning: { effort: 'extreme' } } }, 'session.delegation.responses.reasoning.effort'],
+      [{ responses: { tool_choice: 'sometimes' } }, 'session.delegation.responses.tool_choice'],
+      [{ acknowledgement_delay_ms: -1 }, 'session.delegation.acknowledgement_delay_ms'],
+      [{ decisions: {} }, 'session.delegation.decisions'],
+    ];
+    for (const [i, [fields, param]] of refusals.entries()) {
+      peer.send({ type: 'session.update', event_id: `bad${i}`, session: { delegation: { type: 'responses', ...fields } } });
+      expect((await peer.next('error', (m) => m.error.client_event_id === `bad${i}`)).error).toMatchObject({ param });
+    }
+    peer.send({ type: 'session.update', event_id: 'owner', session: { delegation: { type: 'client' } } });
+    expect((await peer.next('error', (m) => m.error.client_event_id === 'owner')).error).toMatchObject({ code: 'immutable_parameter' });
+    expect(connection.updates).toEqual([]);
+
+    peer.send({
+      type: 'session.update',
+      event_id: 'u1',
+      session: { delegation: { type: 'responses', responses: { instructions: 'Only talk about trains.', model: 'gpt-5.4', reasoning: { effort: 'low' } } } },
+    });
+    const updated = await peer.next('session.updated', (m) => m.client_event_id === 'u1');
+    // Omitted settings (the tools) keep their values; the Live model's own instructions are untouched.
+    const backend = { ...START.session.delegation.responses, instructions: 'Only talk about trains.', model: 'gpt-5.4', reasoning: { effort: 'low' } };
+    expect(updated.session.delegation).toEqual({ type: 'responses', responses: backend });
+    expect(updated.session.instructions).toBe('Be brief.');
+    expect(connection.backend).toEqual(backend);
+    expect(connection.updates).toEqual([
+      { delegation: { type: 'responses', responses: expect.objectContaining({ instructions: 'Only talk about trains.' }) } },
+    ]);
+    // What session.start sent stays as sent.
+    expect(connection.start?.delegation).toEqual(START.session.delegation);
+  });
+
   it('delegates function calls to the backend and takes outputs only for calls it made', async () => {
     const server = await startLive();
     const peer = await connect(server.url);

@@ -30,7 +30,7 @@ test('moves new calls to GPT-Live, shows the engine and the billed seconds, and 
 
   const { call, model } = await placeLiveCall(app);
   await page.locator('#call-detail', { hasText: 'GPT-Live gpt-live-1.1' }).waitFor();
-  await page.getByText(/This GPT-Live call: tools change at once; new instructions are appended/).waitFor();
+  await page.getByText(/This GPT-Live call: tools change at once; new instructions replace its backend's and are appended to its voice model's/).waitFor();
   model.hearCaller('Hello?');
   await model.speak({ chunks: chunks(testAudio(1600, 5), 800), transcript: 'Hi, how can I help?' });
   await page.locator('#transcript li.assistant', { hasText: 'Hi, how can I help?' }).waitFor();
@@ -38,12 +38,14 @@ test('moves new calls to GPT-Live, shows the engine and the billed seconds, and 
   await vi.waitFor(() => expect(model.seconds).toBeGreaterThan(1.1), { timeout: 3000, interval: 50 });
   await page.locator('#call-detail', { hasText: /\d+\.\d s billed/ }).waitFor();
 
-  // Applying the form to the running call leaves its voice and engine alone, and changes its instructions.
+  // Applying the form to the running call leaves its voice and engine alone, and changes its instructions:
+  // appended for the voice model, replaced for the Responses backend.
   await page.getByLabel('Instructions').fill('Only talk about trains.');
   await page.getByRole('button', { name: 'Apply to selected call' }).click();
   await page.getByText('Applied to the selected call (voice unchanged).').waitFor();
   const appended = await model.waitFor('session.instructions.append');
   expect(appended.content).toMatch(/Only talk about trains\.$/);
+  await vi.waitFor(() => expect(model.backend?.instructions).toBe('Only talk about trains.'), { timeout: 3000, interval: 10 });
   expect(model.errors).toEqual([]);
   expect(problems).toEqual([]);
   call.sendStop();

@@ -104,20 +104,41 @@ describe('two voice engines', () => {
       message: expect.stringMatching(/only append instructions/),
     });
 
-    // Instructions are appended; tools go to the backend; turn detection does not apply (accepted, nothing sent).
+    // The voice model's instructions are appended to (they cannot be replaced); the Responses backend's
+    // instructions and tools are replaced in one session.update; turn detection does not apply (accepted, nothing sent).
     expect(await update({ instructions: 'Only talk about trains.', enabledTools: ['end_call'], turnDetection: { type: 'semantic_vad' } })).toMatchObject({
       type: 'command.ok',
     });
     const appended = await model.waitFor('session.instructions.append');
     expect(appended.content).toMatch(/Only talk about trains\.$/);
-    const tools = await model.waitFor('session.update');
-    expect(tools.session).toEqual({
-      delegation: { type: 'responses', responses: { tools: [expect.objectContaining({ type: 'function', name: 'end_call' })] } },
+    const backend = await model.waitFor('session.update');
+    expect(backend.session).toEqual({
+      delegation: {
+        type: 'responses',
+        responses: { instructions: 'Only talk about trains.', tools: [expect.objectContaining({ type: 'function', name: 'end_call' })] },
+      },
     });
-    expect((tools.session.delegation as { responses: { tools: unknown[] } }).responses.tools).toHaveLength(1);
+    expect((backend.session.delegation as { responses: { tools: unknown[] } }).responses.tools).toHaveLength(1);
     // Both accepted by the service (a keypress after them is a sync point: one socket, handled in order).
     call.sendDtmf('1');
     await model.waitFor('session.thinking.append');
+    expect(model.errors).toEqual([]);
+    // The backend now works on the new instructions (its model and reasoning untouched); the voice model's start-up ones stay.
+    expect(model.backend).toMatchObject({
+      model: 'gpt-5.4-mini',
+      instructions: 'Only talk about trains.',
+      tools: [expect.objectContaining({ name: 'end_call' })],
+    });
+    expect(model.session?.instructions).toBe(model.start?.instructions);
+    expect(model.start?.instructions).not.toBe('Only talk about trains.');
+
+    // Instructions alone reach the backend too, and tools alone leave its instructions as they are.
+    expect(await update({ instructions: 'Only talk about buses.' })).toMatchObject({ type: 'command.ok' });
+    await vi.waitFor(() => expect(model.backend?.instructions).toBe('Only talk about buses.'), { timeout: 3000, interval: 10 });
+    expect(model.updates.at(-1)).toEqual({ delegation: { type: 'responses', responses: { instructions: 'Only talk about buses.' } } });
+    expect(await update({ enabledTools: ['end_call', 'get_weather_from_coords'] })).toMatchObject({ type: 'command.ok' });
+    await vi.waitFor(() => expect(model.backend?.tools).toHaveLength(2), { timeout: 3000, interval: 10 });
+    expect(model.backend?.instructions).toBe('Only talk about buses.');
     expect(model.errors).toEqual([]);
     // The same voice and the same engine are no change at all.
     expect(await update({ voice: 'marin', engine: 'live' })).toMatchObject({ type: 'command.ok' });

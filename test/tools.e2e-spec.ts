@@ -1,6 +1,6 @@
 // The developer tools as a user runs them, in child processes: `npm run demo` (the README's run
-// command), `npm run simulate` against a running instance that checks Twilio signatures, and the
-// benchmark in smoke mode (numbers not asserted: they depend on the machine).
+// command) on each voice engine, `npm run simulate` against a running instance that checks Twilio
+// signatures, and the benchmark in smoke mode (numbers not asserted: they depend on the machine).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,6 +62,16 @@ function startUntil(args: string[], ready: RegExp, timeoutMs: number): Promise<{
   });
 }
 
+/** Each line matched in this order, each after the previous one. */
+function expectInOrder(out: string, lines: RegExp[]): void {
+  let from = 0;
+  for (const line of lines) {
+    const match = line.exec(out.slice(from));
+    expect(match, `${line} after offset ${from} in:\n${out}`).not.toBeNull();
+    from += match!.index + match![0].length;
+  }
+}
+
 // dist/ and dist-tools/ are built once by test/global-setup.ts (what `npm run demo` does first).
 
 const tmp = mkdtempSync(join(tmpdir(), 'voice-tools-'));
@@ -91,14 +101,46 @@ describe('developer tools', () => {
       /speech_started → clear on the phone +[\d.]+ ms/,
       /Demo call complete/,
     ];
-    let from = 0;
-    for (const line of expected) {
-      // In this order, each after the previous one.
-      const match = line.exec(demo.out.slice(from));
-      expect(match, `${line} after offset ${from} in:\n${demo.out}`).not.toBeNull();
-      from += match!.index + match![0].length;
-    }
+    expectInOrder(demo.out, expected);
   });
+
+  it(
+    'the demo on GPT-Live (npm run demo -- --engine live): the same call, cleared within 300 ms of the caller talking over it',
+    { timeout: 120_000 },
+    async () => {
+      const demo = await run(process.execPath, [join(TOOLS, 'demo.js'), '--engine', 'live'], 110_000);
+      expect(demo.code, demo.out).toBe(0);
+      const expected = [
+        /model +GPT-Live emulator at ws:\/\/127\.0\.0\.1:\d+\/v1\/live\/sessions/,
+        /call started +CA[0-9a-f]{32}/,
+        /model connected +handshake \d+ ms/,
+        // The greeting, the answer the caller talks over, cut where they stopped hearing it.
+        /assistant +"Hello! This is the demo voice assistant\. How can I help you today\?"/,
+        /caller +"Hi! What can you do for me\?"/,
+        /barge-in +the caller talked over the answer: playback cleared, answer cut at \d+ ms/,
+        /assistant +"I can look up the current weather[^"]*" +\[interrupted\]/,
+        // The weather question: a function call through the Responses backend, and the answer spoken.
+        /caller +"Sorry to interrupt\. What is the weather in Paris right now\?"/,
+        /function call +get_weather_from_coords\(\{"latitude":48\.8566,"longitude":2\.3522\}\)/,
+        /function result +get_weather_from_coords → \{[^}]*"temperature_c":18\.4/,
+        /assistant +"Right now in Paris it is 18 degrees, with wind at 11 kilometres per hour\."/,
+        // Goodbye: end_call, the goodbye played, then the hang-up.
+        /caller +"Great, thank you\. Goodbye!"/,
+        /function call +end_call\(/,
+        /assistant +"You're welcome\. Goodbye!"/,
+        /call ended +agent-ended/,
+        /stream start → first greeting audio +[\d.]+ ms/,
+        /caller starts talking → clear on the phone +[\d.]+ ms/,
+        /GPT-Live session time billed +[\d.]+ s/,
+        /Demo call complete on GPT-Live: greeted, answered, interrupted, a function call, and a clean hang-up\./,
+      ];
+      expectInOrder(demo.out, expected);
+      // The demo's own verdict, checked here too: the caller stopped hearing the assistant within 300 ms of talking over it.
+      const clearMs = Number(/caller starts talking → clear on the phone +([\d.]+) ms/.exec(demo.out)![1]);
+      expect(clearMs).toBeLessThanOrEqual(300);
+      expect(demo.out).not.toMatch(/DEMO FAILED|emulator rejected events/);
+    },
+  );
 
   it('npm run demo -- --keep prints a dashboard link and commands that work exactly as printed', { timeout: 180_000 }, async () => {
     const demo = await startUntil([join(TOOLS, 'demo.js'), '--keep'], /Ctrl-C to stop\./, 170_000);

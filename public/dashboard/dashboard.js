@@ -328,7 +328,7 @@ function engineLabel(call) {
 /** What "Apply to selected call" can change, by the call's engine (the engine itself never changes mid-call). */
 const RUNNING_CALL_CHANGES = {
   realtime: 'This Realtime call: instructions, tools and turn detection change at once; the voice only until the assistant has spoken; the engine never.',
-  live: 'This GPT-Live call: tools change at once; new instructions are appended (about 500 tokens at most); the voice and the engine are fixed at start; turn detection does not apply.',
+  live: "This GPT-Live call: tools change at once; new instructions replace its backend's and are appended to its voice model's (about 500 tokens at most); the voice and the engine are fixed at start; turn detection does not apply.",
 };
 
 function callStatus(call) {

@@ -54,7 +54,8 @@ export class SessionConfigUpdateDto {
   @ApiPropertyOptional({
     maxLength: MAX_INSTRUCTIONS_CHARS,
     example: 'You are a friendly phone assistant for Acme.',
-    description: 'A running GPT-Live call appends new instructions (at most about 500 tokens) instead of replacing them',
+    description:
+      "A running GPT-Live call replaces its Responses backend's instructions and appends the new ones to its voice model's (at most about 500 tokens), which cannot be replaced",
   })
   @IsOptional()
   @IsString()

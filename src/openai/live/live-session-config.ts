@@ -1,4 +1,12 @@
-import type { FunctionTool, InitialItem, ResponsesDelegationConfig, SessionConfig, SessionStartEvent, SessionUpdateEvent } from 'openai/resources/live/live';
+import type {
+  FunctionTool,
+  InitialItem,
+  ResponsesDelegationConfig,
+  ResponsesDelegationUpdateConfig,
+  SessionConfig,
+  SessionStartEvent,
+  SessionUpdateEvent,
+} from 'openai/resources/live/live';
 import type { AppConfig } from '../../config/app-config';
 import type { AgentSettings } from '../session-config.service';
 import type { ContextItem, ToolSchema } from '../voice-engine';
@@ -70,9 +78,19 @@ export function liveSessionStart(
   return { event: { type: 'session.start', event_id: 'start', session }, included };
 }
 
-/** A `session.update` for new tools: only the backend's tool list can change after start (and only with Responses delegation). */
-export function liveToolsUpdate(tools: ToolSchema[], eventId: string): SessionUpdateEvent {
-  return { type: 'session.update', event_id: eventId, session: { delegation: { type: 'responses', responses: { tools: liveFunctionTools(tools) } } } };
+/**
+ * A `session.update` for the Responses backend (Responses delegation only). After start,
+ * `session.update` changes the delegation's settings, and the backend's instructions and tools
+ * among them are replaced whole (its model and reasoning could change too; this server keeps them
+ * from the environment). The Live model's own instructions cannot change: they are appended to
+ * (session.instructions.append), and its model, voice and audio are fixed.
+ */
+export function liveBackendUpdate(change: { instructions?: string; tools?: ToolSchema[] }, eventId: string): SessionUpdateEvent {
+  const responses: ResponsesDelegationUpdateConfig = {};
+  // Omitted settings keep their values: only what changed is sent.
+  if (change.instructions !== undefined) responses.instructions = change.instructions;
+  if (change.tools !== undefined) responses.tools = liveFunctionTools(change.tools);
+  return { type: 'session.update', event_id: eventId, session: { delegation: { type: 'responses', responses } } };
 }
 
 /**

@@ -7,7 +7,7 @@ import { isFatalErrorEvent, type ModelFailure } from '../model-failure';
 import type { AgentSettings } from '../session-config.service';
 import type { ContextItem, EngineApi, ResponseRequest, SessionSpec, ToolSchema, VoiceSession, VoiceSessionListener } from '../voice-engine';
 import { LiveConversation } from './live-conversation';
-import { liveSessionStart, liveToolsUpdate, MAX_APPEND_CHARS } from './live-session-config';
+import { liveBackendUpdate, liveSessionStart, MAX_APPEND_CHARS } from './live-session-config';
 
 /** GPT-Live as it names itself in a problem, with the variables that configure it. */
 export const LIVE_API: EngineApi = {
@@ -18,7 +18,7 @@ export const LIVE_API: EngineApi = {
 };
 
 /** Commands queued between session.start and session.started (nothing else may be sent before it). */
-const MAX_QUEUED = 100;
+export const MAX_QUEUED = 100;
 /** Events kept for a listener that has not attached yet (a pre-dialled session waits for its stream). */
 const MAX_EARLY_EVENTS = 100;
 /** No legitimate event is near this; a bigger frame is refused by ws before it is parsed. */
@@ -159,9 +159,11 @@ export class LiveSession implements VoiceSession {
   }
 
   /**
-   * What GPT-Live can change mid-session: the backend's tools (session.update), and instructions by
-   * appending to them (session.instructions.append, 500 tokens at most). Model, voice and audio are
-   * fixed at start; it has no turn-detection setting, so that one is ignored.
+   * What GPT-Live can change mid-session. The Live model's instructions cannot be replaced, only
+   * appended to (session.instructions.append, 500 tokens at most); its model, voice and audio are
+   * fixed at start, and it has no turn-detection setting (ignored). With Responses delegation the
+   * backend's instructions and tools are replaced (one session.update), so the backend follows
+   * the same new instructions as the voice model.
    */
   reconfigure(patch: Partial<AgentSettings>, tools: ToolSchema[] | undefined): string | null {
     const current = this.spec.settings;
@@ -171,12 +173,15 @@ export class LiveSession implements VoiceSession {
     const instructions = patch.instructions !== undefined && patch.instructions !== current.instructions ? patch.instructions : undefined;
     const note =
       instructions === undefined ? '' : `The operator changed your instructions. From now on, follow these instead of the earlier ones:\n${instructions}`;
+    // Refused whole: a backend on new instructions behind a voice model on the old ones would contradict it.
     if (note.length > MAX_APPEND_CHARS) {
       return `GPT-Live can only append instructions during a call (at most ${MAX_APPEND_CHARS} characters); save longer ones for new calls`;
     }
     if (pending) return null;
-    // Client delegation has no tools to change: accepted, nothing to send.
-    if (tools !== undefined && this.config.LIVE_DELEGATION === 'responses') this.sendEvent(liveToolsUpdate(tools, `tools_${++this.updates}`));
+    // Client delegation has no backend: tools are accepted with nothing to send, instructions only appended.
+    if (this.config.LIVE_DELEGATION === 'responses' && (tools !== undefined || instructions !== undefined)) {
+      this.sendEvent(liveBackendUpdate({ instructions, tools }, `update_${++this.updates}`));
+    }
     if (note) this.sendEvent({ type: 'session.instructions.append', delegation_id: null, content: note });
     return null;
   }
