@@ -148,6 +148,24 @@ describe.each(TEST_DATABASES)('call records storage (%s)', (kind) => {
     expect(await RecordsRepository.listCalls(db(), { ...range, direction: 'outbound-api', limit: 10 })).toHaveLength(0);
   });
 
+  it('filters by engine and direction: the matching calls, and none when nothing matches', async () => {
+    const base = Date.parse('2030-02-10T00:00:00Z'); // apart from the other tests' calls
+    const [inboundRealtime, outboundLive, inboundLive] = [sid(), sid(), sid()];
+    await RecordsRepository.applyBatch(db(), [
+      ...callWrites(inboundRealtime, base),
+      ...callWrites(outboundLive, base + 60_000, { ended: { engine: 'live', model: 'gpt-live-1.1', direction: 'outbound-api' } }),
+      ...callWrites(inboundLive, base + 120_000, { ended: { engine: 'live', model: 'gpt-live-1.1' } }),
+    ]);
+    const list = async (filter: { engine?: string; direction?: string }) =>
+      (await RecordsRepository.listCalls(db(), { from: new Date(base), to: new Date(base + 3_600_000), limit: 10, ...filter })).map((c) => c.callSid);
+    expect(await list({ engine: 'live' })).toEqual([inboundLive, outboundLive]);
+    expect(await list({ engine: 'realtime' })).toEqual([inboundRealtime]);
+    expect(await list({ direction: 'outbound-api' })).toEqual([outboundLive]);
+    expect(await list({ direction: 'inbound' })).toEqual([inboundLive, inboundRealtime]);
+    expect(await list({ engine: 'live', direction: 'inbound' })).toEqual([inboundLive]);
+    expect(await list({ engine: 'realtime', direction: 'outbound-api' })).toEqual([]);
+  });
+
   it('sums stats per day: calls, minutes, cost, first audio, barge-ins, failures by reason', async () => {
     const day1 = Date.parse('2031-03-01T08:00:00Z');
     const day2 = Date.parse('2031-03-02T08:00:00Z');
