@@ -9,6 +9,7 @@ import { afterEach, vi } from 'vitest';
 import { verifyWebhook } from '../src/records/webhook-signature';
 import { expect, test } from './support/fixture';
 import { scrape, valueOf } from './support/metrics-client';
+import { createTestSchema } from './support/records-db';
 import { operatorHeaders, startTestApp, TEST_AUTH_TOKEN, type TestApp } from './support/test-app';
 
 const SECRET = 'post-call-secret-0123456789';
@@ -24,6 +25,9 @@ class Receiver {
   readonly deliveries: Delivery[] = [];
   inFlight = 0;
   maxInFlight = 0;
+  /** Requests being answered now, by idempotency key, and the most ever for one key. */
+  private readonly inFlightByKey = new Map<string, number>();
+  maxInFlightPerKey = 0;
   private constructor(
     private readonly server: Server,
     readonly url: string,
@@ -38,10 +42,15 @@ class Receiver {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         const r = ref.receiver!;
+        const key = String(req.headers['idempotency-key']);
+        const sameKey = (r.inFlightByKey.get(key) ?? 0) + 1;
+        r.inFlightByKey.set(key, sameKey);
+        r.maxInFlightPerKey = Math.max(r.maxInFlightPerKey, sameKey);
         r.inFlight++;
         r.maxInFlight = Math.max(r.maxInFlight, r.inFlight);
         setTimeout(() => {
           r.inFlight--;
+          r.inFlightByKey.set(key, r.inFlightByKey.get(key)! - 1);
           const status = r.statuses.shift() ?? 200;
           r.deliveries.push({ headers: req.headers, body, status });
           res.writeHead(status).end();
@@ -166,6 +175,53 @@ test('a delivery still failing when the server stops is sent by the next server 
     await second?.close();
   }
 });
+
+// PostgreSQL only: instances share a database there (the embedded one is one process's).
+test.skipIf(!process.env.DATABASE_URL)(
+  'two servers on one PostgreSQL share a backlog for a slow receiver: each delivery is received once, never two requests for one at a time',
+  async ({ startApp, placeCall }) => {
+    // Each answer takes 1 s, inside the 1.5 s timeout: a lease (2 × 1.5 + 5 = 8 s) covers one attempt
+    // with room to spare, but not the 10 s one sender needs to send 10 deliveries in a row. Leased all
+    // at once, the last ones would run out of lease while queued, and the other server send them too.
+    const CALLS = 10;
+    const receiver = await Receiver.start([], 1000);
+    receivers.push(receiver);
+    const schema = await createTestSchema();
+    const env = {
+      RECORDS: 'on',
+      DATABASE_URL: schema.url,
+      POST_CALL_WEBHOOK_URL: receiver.url,
+      POST_CALL_WEBHOOK_SECRET: SECRET,
+      POST_CALL_WEBHOOK_RETRY_BASE_MS: '200',
+      POST_CALL_WEBHOOK_TIMEOUT_MS: '1500',
+    };
+    const servers: TestApp[] = [];
+    try {
+      servers.push(await startApp(env), await startApp(env));
+      const calls = [];
+      for (let i = 0; i < CALLS; i++) calls.push(await placeCall(servers[0]));
+      // All end at once: their records, and so their deliveries, reach the outbox in one batch.
+      for (const { call } of calls) call.sendStop();
+      const keys = calls.map(({ callSid }) => `call-ended:${callSid}`).sort();
+
+      const received = () => receiver.deliveries.map((d) => String(d.headers['idempotency-key'])).sort();
+      await vi.waitFor(() => expect([...new Set(received())]).toEqual(keys), { timeout: 30_000, interval: 50 });
+      // An attempt still in flight somewhere would land within one more answer's time.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(receiver.maxInFlightPerKey).toBe(1);
+      expect(received()).toEqual(keys);
+      expect(receiver.deliveries.every((d) => d.status === 200 && d.headers['x-delivery-attempt'] === '1')).toBe(true);
+      expect(receiver.maxInFlight).toBe(2); // both servers were sending, one delivery each at a time
+      let delivered = 0;
+      for (const server of servers) delivered += valueOf(await scrape(server), 'voice_agent_post_call_webhooks_total', { outcome: 'delivered' });
+      expect(delivered).toBe(CALLS);
+    } finally {
+      for (const server of servers) await server.close();
+      await schema.drop();
+    }
+  },
+  60_000,
+);
 
 test('the webhook needs its secret: the server refuses to start with a URL and no secret', async ({ startApp }) => {
   await expect(startApp({ POST_CALL_WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).rejects.toThrow(/POST_CALL_WEBHOOK_SECRET: required/);

@@ -147,6 +147,10 @@ describe.each(TEST_DATABASES)('call records (%s)', (kind) => {
       const listed = await getJson(second, '/calls?q=order&number=0001111');
       expect(listed.body.calls.map((c: any) => c.callSid)).toEqual([callSid]);
       expect((await getJson(second, '/calls?q=weather')).body.calls).toEqual([]);
+      // The engine and direction filters: this call under its own, none under the others.
+      expect((await getJson(second, '/calls?engine=realtime&direction=inbound')).body.calls.map((c: any) => c.callSid)).toEqual([callSid]);
+      expect((await getJson(second, '/calls?engine=live')).body.calls).toEqual([]);
+      expect((await getJson(second, '/calls?direction=outbound-api')).body.calls).toEqual([]);
       const today = await getJson(second, `/stats?from=${new Date(Date.now() - 3_600_000).toISOString()}`);
       expect(today.body).toMatchObject({ calls: 1, bargeIns: 1, failures: 0, endReasons: { 'caller-hung-up': 1 } });
       expect(today.body.costUsd).toBeCloseTo(expected, 6);
@@ -172,6 +176,9 @@ describe.each(TEST_DATABASES)('call records (%s)', (kind) => {
     // The session's final count (session.closed) is in, and priced at $0.05 a minute.
     expect(saved.usage.billedSeconds).toBeCloseTo(model.seconds, 3);
     expect(saved.costUsd).toBeCloseTo((model.seconds / 60) * 0.05, 9);
+    // Listed under its engine (and direction), not under the other engine.
+    expect((await getJson(app, '/calls?engine=live&direction=inbound')).body.calls.map((c: any) => c.callSid)).toEqual([callSid]);
+    expect((await getJson(app, '/calls?engine=realtime')).body.calls).toEqual([]);
   });
 
   test('retention deletes calls older than CALL_RETENTION_DAYS; DELETE /calls/{sid} removes one with everything under it', async ({ startApp, placeCall }) => {
@@ -211,7 +218,14 @@ test('the records API follows the dashboard rule (the dashboard token, loopback 
   const ok = await fetch(`${app.httpUrl}/calls?limit=5`, { headers: auth });
   expect(ok.status).toBe(200);
   expect(await ok.json()).toEqual({ calls: [], nextCursor: null });
-  for (const path of ['/calls?limit=0', '/calls?from=yesterday', '/calls?cursor=nonsense', '/calls/not%20a%20sid', '/stats?from=2030-01-02&to=2030-01-01']) {
+  for (const path of [
+    '/calls?limit=0',
+    '/calls?from=yesterday',
+    '/calls?cursor=nonsense',
+    '/calls?engine=gpt',
+    '/calls/not%20a%20sid',
+    '/stats?from=2030-01-02&to=2030-01-01',
+  ]) {
     expect([path, (await fetch(`${app.httpUrl}${path}`, { headers: auth })).status]).toEqual([path, 400]);
   }
   expect((await fetch(`${app.httpUrl}/calls/CA0000000000000000000000000000dead`, { headers: auth })).status).toBe(404);

@@ -8,7 +8,6 @@ import { signWebhook } from './webhook-signature';
 
 /** Due deliveries are looked for this often (and right after a batch of records is written). */
 const POLL_MS = 5_000;
-const CLAIM_LIMIT = 20;
 const MAX_RETRY_DELAY_MS = 3_600_000;
 
 export interface WebhookHealth {
@@ -24,9 +23,11 @@ export interface WebhookHealth {
 
 /**
  * Delivers each ended call's record to POST_CALL_WEBHOOK_URL from the durable outbox: signed, with
- * an idempotency key, retried with exponential backoff for up to POST_CALL_WEBHOOK_MAX_AGE_S. A row
- * is leased while it is being sent, so no delivery is ever in flight twice, even across instances;
- * a crash mid-send means one more attempt after the lease (receivers dedupe on Idempotency-Key).
+ * an idempotency key, retried with exponential backoff for up to POST_CALL_WEBHOOK_MAX_AGE_S. Each
+ * attempt claims one row and leases it under its own token for that attempt alone, so no delivery is
+ * ever in flight twice, even across instances; an outcome is recorded only while the row still
+ * carries the token. A crash mid-send means one more attempt after the lease (receivers dedupe on
+ * Idempotency-Key).
  */
 @Injectable()
 export class PostCallWebhook implements OnModuleInit, BeforeApplicationShutdown {
@@ -97,22 +98,22 @@ export class PostCallWebhook implements OnModuleInit, BeforeApplicationShutdown 
     this.timer.unref();
   }
 
+  /** Sends what is due, one delivery at a time, until nothing is (or the server stops). */
   private async pass(): Promise<void> {
-    if (this.store.state !== 'open') return;
-    let due: OutboxEntry[];
-    try {
-      const now = new Date();
-      // The lease outlasts one attempt with room to spare: nobody else sends it meanwhile.
-      due = await RecordsRepository.claimDue(this.store.db, now, new Date(now.getTime() + 2 * this.config.POST_CALL_WEBHOOK_TIMEOUT_MS + 5_000), CLAIM_LIMIT);
-    } catch (err) {
-      this.logger.warn({ err }, 'could not read the webhook outbox');
-      return;
-    }
-    for (const entry of due) {
-      if (this.stopped) break;
+    while (!this.stopped && this.store.state === 'open') {
+      let entry: OutboxEntry | null;
+      try {
+        const now = new Date();
+        // Claimed just before its attempt, so the lease (the attempt's timeout twice over, plus time
+        // to record the outcome) is never spent waiting behind other deliveries.
+        entry = await RecordsRepository.claimNext(this.store.db, now, new Date(now.getTime() + 2 * this.config.POST_CALL_WEBHOOK_TIMEOUT_MS + 5_000));
+      } catch (err) {
+        this.logger.warn({ err }, 'could not read the webhook outbox');
+        return;
+      }
+      if (!entry) return;
       await this.deliver(entry);
     }
-    if (due.length === CLAIM_LIMIT) this.again = true;
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {
@@ -139,13 +140,10 @@ export class PostCallWebhook implements OnModuleInit, BeforeApplicationShutdown 
     const now = new Date();
     try {
       if (problem === null) {
-        await RecordsRepository.markDelivered(this.store.db, entry.id, now);
-        this.onDelivered(entry);
+        if (await RecordsRepository.markDelivered(this.store.db, entry, now)) this.onDelivered(entry);
+        else this.onLeaseLost(entry, 'delivered');
         return;
       }
-      this.counts.failedAttempts++;
-      this.counts.consecutiveFailures++;
-      this.lastError = `${entry.callSid}: ${problem}`;
       const next = nextAttempt(
         entry.attempts,
         entry.createdAt.getTime(),
@@ -153,22 +151,39 @@ export class PostCallWebhook implements OnModuleInit, BeforeApplicationShutdown 
         this.config.POST_CALL_WEBHOOK_RETRY_BASE_MS,
         this.config.POST_CALL_WEBHOOK_MAX_AGE_S,
       );
+      const recorded =
+        next === 'give-up'
+          ? await RecordsRepository.markFailed(this.store.db, entry, now, problem)
+          : await RecordsRepository.markRetry(this.store.db, entry, new Date(next), problem);
+      if (!recorded) return this.onLeaseLost(entry, `failed (${problem})`);
+      this.counts.failedAttempts++;
+      this.counts.consecutiveFailures++;
+      this.lastError = `${entry.callSid}: ${problem}`;
       if (next === 'give-up') {
-        await RecordsRepository.markFailed(this.store.db, entry.id, now, problem);
         this.counts.gaveUp++;
         this.metrics.webhook('gave_up');
         this.logger.error(`post-call webhook for ${entry.callSid} given up after ${entry.attempts} attempts: ${problem}`);
         return;
       }
-      const delay = next - now.getTime();
-      await RecordsRepository.markRetry(this.store.db, entry.id, new Date(next), problem);
       this.metrics.webhook('failed');
       // One line per burst of failures; the counts are in metrics and /health.
-      if (this.counts.consecutiveFailures === 1) this.logger.warn(`post-call webhook for ${entry.callSid} failed (${problem}); retrying in ${delay} ms`);
+      if (this.counts.consecutiveFailures === 1)
+        this.logger.warn(`post-call webhook for ${entry.callSid} failed (${problem}); retrying in ${next - now.getTime()} ms`);
     } catch (err) {
       // The lease runs out and the delivery is tried again: at least once, never twice at a time.
       this.logger.warn({ err }, `could not record the webhook outcome for ${entry.callSid}`);
     }
+  }
+
+  /**
+   * The attempt outlived its lease (a stalled database or process) and another sender has claimed
+   * the row since: that sender's outcome is the one recorded, this one is dropped (the receiver may
+   * see the delivery again, and dedupes on its Idempotency-Key).
+   */
+  private onLeaseLost(entry: OutboxEntry, outcome: string): void {
+    this.logger.warn(
+      `post-call webhook for ${entry.callSid}: attempt ${entry.attempts} ${outcome} after its lease ran out and another sender claimed it; outcome not recorded`,
+    );
   }
 
   private onDelivered(entry: OutboxEntry): void {

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, TEST_DATABASES, type TestDatabase } from '../../test/support/records-db';
+import { eq } from 'drizzle-orm';
 import { RecordsRepository, type CallRow, type RecordWrite } from './records.repository';
+import { webhookOutbox } from './records.schema';
 
 const T0 = Date.parse('2026-11-20T10:00:00.000Z');
 let sidCounter = 0;
@@ -146,6 +148,24 @@ describe.each(TEST_DATABASES)('call records storage (%s)', (kind) => {
     expect(await RecordsRepository.listCalls(db(), { ...range, direction: 'outbound-api', limit: 10 })).toHaveLength(0);
   });
 
+  it('filters by engine and direction: the matching calls, and none when nothing matches', async () => {
+    const base = Date.parse('2030-02-10T00:00:00Z'); // apart from the other tests' calls
+    const [inboundRealtime, outboundLive, inboundLive] = [sid(), sid(), sid()];
+    await RecordsRepository.applyBatch(db(), [
+      ...callWrites(inboundRealtime, base),
+      ...callWrites(outboundLive, base + 60_000, { ended: { engine: 'live', model: 'gpt-live-1.1', direction: 'outbound-api' } }),
+      ...callWrites(inboundLive, base + 120_000, { ended: { engine: 'live', model: 'gpt-live-1.1' } }),
+    ]);
+    const list = async (filter: { engine?: string; direction?: string }) =>
+      (await RecordsRepository.listCalls(db(), { from: new Date(base), to: new Date(base + 3_600_000), limit: 10, ...filter })).map((c) => c.callSid);
+    expect(await list({ engine: 'live' })).toEqual([inboundLive, outboundLive]);
+    expect(await list({ engine: 'realtime' })).toEqual([inboundRealtime]);
+    expect(await list({ direction: 'outbound-api' })).toEqual([outboundLive]);
+    expect(await list({ direction: 'inbound' })).toEqual([inboundLive, inboundRealtime]);
+    expect(await list({ engine: 'live', direction: 'inbound' })).toEqual([inboundLive]);
+    expect(await list({ engine: 'realtime', direction: 'outbound-api' })).toEqual([]);
+  });
+
   it('sums stats per day: calls, minutes, cost, first audio, barge-ins, failures by reason', async () => {
     const day1 = Date.parse('2031-03-01T08:00:00Z');
     const day2 = Date.parse('2031-03-02T08:00:00Z');
@@ -225,21 +245,69 @@ describe.each(TEST_DATABASES)('call records storage (%s)', (kind) => {
     await RecordsRepository.applyBatch(db(), [...callWrites(callSid, T0), { kind: 'webhook', callSid, url }, { kind: 'webhook', callSid, url }]);
     const now = new Date();
     const lease = new Date(now.getTime() + 60_000);
-    const claimed = (await RecordsRepository.claimDue(db(), now, lease, 100)).filter((e) => e.callSid === callSid);
-    expect(claimed).toHaveLength(1);
-    expect(claimed[0]).toMatchObject({ idempotencyKey: `call-ended:${callSid}`, url, attempts: 1 });
-    expect(JSON.parse(claimed[0].payload)).toMatchObject({ type: 'call.ended', call: { callSid, transcript: [{}, {}], toolCalls: [{}] } });
-    // Leased: a second sender (or a second pass) gets nothing, in parallel too.
-    const again = await Promise.all([RecordsRepository.claimDue(db(), now, lease, 100), RecordsRepository.claimDue(db(), now, lease, 100)]);
-    expect(again.flat().filter((e) => e.callSid === callSid)).toEqual([]);
-    await RecordsRepository.markRetry(db(), claimed[0].id, new Date(now.getTime() + 1000), 'HTTP 500');
-    expect((await RecordsRepository.claimDue(db(), now, lease, 100)).filter((e) => e.callSid === callSid)).toEqual([]); // not due yet
+    const claimed = (await RecordsRepository.claimNext(db(), now, lease))!;
+    expect(claimed).toMatchObject({ callSid, idempotencyKey: `call-ended:${callSid}`, url, attempts: 1, lease: expect.any(String) });
+    expect(JSON.parse(claimed.payload)).toMatchObject({ type: 'call.ended', call: { callSid, transcript: [{}, {}], toolCalls: [{}] } });
+    // One row for the call, leased: a second sender (or a second pass) gets nothing, in parallel too.
+    expect(await Promise.all([RecordsRepository.claimNext(db(), now, lease), RecordsRepository.claimNext(db(), now, lease)])).toEqual([null, null]);
+    expect(await RecordsRepository.markRetry(db(), claimed, new Date(now.getTime() + 1000), 'HTTP 500')).toBe(true);
+    expect(await RecordsRepository.claimNext(db(), now, lease)).toBeNull(); // not due yet
     const later = new Date(now.getTime() + 1500);
-    const retry = (await RecordsRepository.claimDue(db(), later, new Date(later.getTime() + 60_000), 100)).filter((e) => e.callSid === callSid);
-    expect(retry.map((e) => e.attempts)).toEqual([2]);
-    await RecordsRepository.markDelivered(db(), retry[0].id, later);
+    const retry = (await RecordsRepository.claimNext(db(), later, new Date(later.getTime() + 60_000)))!;
+    expect(retry).toMatchObject({ id: claimed.id, attempts: 2 });
+    expect(await RecordsRepository.markDelivered(db(), retry, later)).toBe(true);
     const farLater = new Date(now.getTime() + 3_600_000);
-    expect((await RecordsRepository.claimDue(db(), farLater, farLater, 100)).filter((e) => e.callSid === callSid)).toEqual([]);
-    expect(await RecordsRepository.outboxStatus(db())).toMatchObject({ delivered: expect.any(Number) });
+    expect(await RecordsRepository.claimNext(db(), farLater, farLater)).toBeNull();
+    expect(await RecordsRepository.outboxStatus(db())).toMatchObject({ pending: 0, delivered: 1 });
+  });
+
+  it("outbox leases: one attempt per lease; an expired lease can be taken, and then the stale sender's outcome is refused", async () => {
+    const [a, b] = [sid(), sid()];
+    const url = 'http://127.0.0.1:9/hook';
+    await RecordsRepository.applyBatch(db(), [...callWrites(a, T0), { kind: 'webhook', callSid: a, url }]);
+    await RecordsRepository.applyBatch(db(), [...callWrites(b, T0), { kind: 'webhook', callSid: b, url }]);
+    const row = async (id: number) => (await db().select().from(webhookOutbox).where(eq(webhookOutbox.id, id)))[0];
+    const t0 = Date.now();
+    const at = (ms: number) => new Date(t0 + ms);
+
+    // Senders claiming at once each get a different delivery, one each, or nothing.
+    const claims = await Promise.all([1, 2, 3].map(() => RecordsRepository.claimNext(db(), at(0), at(10_000))));
+    expect(claims.filter((c) => c === null)).toHaveLength(1);
+    expect(claims.flatMap((c) => (c ? [c.callSid] : [])).sort()).toEqual([a, b].sort());
+    const first = claims.find((c) => c?.callSid === a)!;
+    const other = claims.find((c) => c?.callSid === b)!;
+    expect(await RecordsRepository.markDelivered(db(), other, at(1)), 'clears b out of the way').toBe(true);
+
+    // Leased until its last moment: nobody else takes it.
+    expect(await RecordsRepository.claimNext(db(), at(10_000), at(20_000))).toBeNull();
+    // The first sender stalls past its lease: a second one takes the row, under a new token.
+    const second = (await RecordsRepository.claimNext(db(), at(10_001), at(20_001)))!;
+    expect(second).toMatchObject({ id: first.id, callSid: a, attempts: 2 });
+    expect(second.lease).not.toBe(first.lease);
+
+    // The stale sender's outcome, whatever it is, does not touch the new holder's row.
+    expect(await RecordsRepository.markDelivered(db(), first, at(10_002))).toBe(false);
+    expect(await RecordsRepository.markRetry(db(), first, at(10_500), 'HTTP 500')).toBe(false);
+    expect(await RecordsRepository.markFailed(db(), first, at(10_002), 'HTTP 500')).toBe(false);
+    expect(await row(first.id)).toMatchObject({
+      done: false,
+      deliveredAt: null,
+      failedAt: null,
+      lastError: null,
+      leaseToken: second.lease,
+      lockedUntil: at(20_001),
+    });
+    expect(await RecordsRepository.claimNext(db(), at(15_000), at(25_000))).toBeNull(); // still the second sender's
+
+    // The holder's outcome is recorded and ends the lease; the stale token stays refused after it.
+    expect(await RecordsRepository.markRetry(db(), second, at(12_000), 'HTTP 503')).toBe(true);
+    expect(await row(first.id)).toMatchObject({ done: false, lastError: 'HTTP 503', leaseToken: null, lockedUntil: null, nextAttemptAt: at(12_000) });
+    expect(await RecordsRepository.markDelivered(db(), first, at(12_001))).toBe(false);
+    const third = (await RecordsRepository.claimNext(db(), at(12_000), at(22_000)))!;
+    expect(third).toMatchObject({ id: first.id, attempts: 3 });
+    expect(await RecordsRepository.markDelivered(db(), second, at(12_500))).toBe(false);
+    expect(await RecordsRepository.markDelivered(db(), third, at(12_500))).toBe(true);
+    expect(await row(first.id)).toMatchObject({ done: true, deliveredAt: at(12_500), lastError: null, leaseToken: null });
+    expect(await RecordsRepository.claimNext(db(), at(3_600_000), at(3_600_000))).toBeNull();
   });
 });

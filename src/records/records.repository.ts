@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, getTableColumns, getTableName, gte, inArray, is, lt, lte, notInArray, or, SQL, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { RecordsDb } from './records-database';
@@ -156,6 +157,8 @@ export interface CallStats {
 
 export interface OutboxEntry {
   id: number;
+  /** This claim's lease token: the attempt's outcome is recorded only while the row still carries it. */
+  lease: string;
   callSid: string;
   idempotencyKey: string;
   url: string;
@@ -163,6 +166,9 @@ export interface OutboxEntry {
   attempts: number;
   createdAt: Date;
 }
+
+/** What a sender needs to record an attempt's outcome: the row and the lease it holds on it. */
+export type OutboxLease = Pick<OutboxEntry, 'id' | 'lease'>;
 
 export interface OutboxStatus {
   pending: number;
@@ -403,10 +409,12 @@ export class RecordsRepository {
   // ---- webhook outbox ---------------------------------------------------------------------
 
   /**
-   * Leases up to `limit` due deliveries until `leaseUntil`: a leased row is not handed to another
-   * sender (in this process or another instance sharing the database) before the lease ends.
+   * Leases the delivery due longest until `leaseUntil`, for one attempt, under a new token: a leased
+   * row is not handed to another sender (in this process or another instance sharing the database)
+   * before the lease ends, and its outcome is recorded only by the holder of the token (mark*).
+   * One row per claim, so no delivery waits out its lease behind others' attempts.
    */
-  static async claimDue(db: Executor, now: Date, leaseUntil: Date, limit: number): Promise<OutboxEntry[]> {
+  static async claimNext(db: Executor, now: Date, leaseUntil: Date): Promise<OutboxEntry | null> {
     const due = db
       .select({ id: webhookOutbox.id })
       .from(webhookOutbox)
@@ -418,34 +426,49 @@ export class RecordsRepository {
         ),
       )
       .orderBy(asc(webhookOutbox.nextAttemptAt))
-      .limit(limit)
+      .limit(1)
       .for('update', { skipLocked: true });
-    const rows = await db
+    const [row] = await db
       .update(webhookOutbox)
-      .set({ lockedUntil: leaseUntil, attempts: sql`${webhookOutbox.attempts} + 1` })
+      .set({ lockedUntil: leaseUntil, leaseToken: randomUUID(), attempts: sql`${webhookOutbox.attempts} + 1` })
       .where(inArray(webhookOutbox.id, due))
       .returning();
-    return rows.map((r) => ({
-      id: r.id,
-      callSid: r.callSid,
-      idempotencyKey: r.idempotencyKey,
-      url: r.url,
-      payload: r.payload,
-      attempts: r.attempts,
-      createdAt: r.createdAt,
-    }));
+    if (!row) return null;
+    return {
+      id: row.id,
+      lease: row.leaseToken!,
+      callSid: row.callSid,
+      idempotencyKey: row.idempotencyKey,
+      url: row.url,
+      payload: row.payload,
+      attempts: row.attempts,
+      createdAt: row.createdAt,
+    };
   }
 
-  static async markDelivered(db: Executor, id: number, at: Date): Promise<void> {
-    await db.update(webhookOutbox).set({ done: true, deliveredAt: at, lockedUntil: null, lastError: null }).where(eq(webhookOutbox.id, id));
+  /** Records a 2xx. False (and nothing written) when `entry`'s lease was lost to another sender. */
+  static async markDelivered(db: Executor, entry: OutboxLease, at: Date): Promise<boolean> {
+    return RecordsRepository.release(db, entry, { done: true, deliveredAt: at, lastError: null });
   }
 
-  static async markRetry(db: Executor, id: number, nextAttemptAt: Date, error: string): Promise<void> {
-    await db.update(webhookOutbox).set({ nextAttemptAt, lockedUntil: null, lastError: error }).where(eq(webhookOutbox.id, id));
+  /** Records a failed attempt to be tried again at `nextAttemptAt`; false when the lease was lost. */
+  static async markRetry(db: Executor, entry: OutboxLease, nextAttemptAt: Date, error: string): Promise<boolean> {
+    return RecordsRepository.release(db, entry, { nextAttemptAt, lastError: error });
   }
 
-  static async markFailed(db: Executor, id: number, at: Date, error: string): Promise<void> {
-    await db.update(webhookOutbox).set({ done: true, failedAt: at, lockedUntil: null, lastError: error }).where(eq(webhookOutbox.id, id));
+  /** Records a delivery given up; false when the lease was lost. */
+  static async markFailed(db: Executor, entry: OutboxLease, at: Date, error: string): Promise<boolean> {
+    return RecordsRepository.release(db, entry, { done: true, failedAt: at, lastError: error });
+  }
+
+  /** Ends a lease with an outcome, only if the row still carries this lease's token. */
+  private static async release(db: Executor, entry: OutboxLease, outcome: Partial<typeof webhookOutbox.$inferInsert>): Promise<boolean> {
+    const rows = await db
+      .update(webhookOutbox)
+      .set({ ...outcome, lockedUntil: null, leaseToken: null })
+      .where(and(eq(webhookOutbox.id, entry.id), eq(webhookOutbox.leaseToken, entry.lease)))
+      .returning({ id: webhookOutbox.id });
+    return rows.length > 0;
   }
 
   static async outboxStatus(db: Executor): Promise<OutboxStatus> {

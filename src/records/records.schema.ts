@@ -124,7 +124,7 @@ export const agentConfigs = pgTable('agent_configs', {
 
 /**
  * Post-call webhook deliveries, written in the same transaction as the call's end, so a restart
- * or a crash loses none. A row is leased (locked_until) while one sender works on it.
+ * or a crash loses none. A row is leased (locked_until, lease_token) for one attempt by one sender.
  */
 export const webhookOutbox = pgTable(
   'webhook_outbox',
@@ -138,6 +138,8 @@ export const webhookOutbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: at('next_attempt_at').notNull().defaultNow(),
     lockedUntil: at('locked_until'),
+    /** Who holds the lease: each claim writes a new token, and an attempt's outcome is recorded only under it. */
+    leaseToken: text('lease_token'),
     lastError: text('last_error'),
     deliveredAt: at('delivered_at'),
     /** Gave up after retrying for POST_CALL_WEBHOOK_MAX_AGE_S. */

@@ -1,0 +1,1 @@
+ALTER TABLE "webhook_outbox" ADD COLUMN "lease_token" text;
