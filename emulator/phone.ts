@@ -93,8 +93,8 @@ export interface DialOptions extends WebhookOptions {
   useTwimlStreamUrl?: boolean;
   /** Runs after the TwiML answer and before the stream opens (e.g. wait for the pre-dialled model). */
   beforeStream?: () => Promise<void>;
-  /** Simulator options (recording, hooks). */
-  simulator?: Pick<TwilioCallOptions, 'record' | 'onMessage' | 'onSend' | 'echoMarks'>;
+  /** Simulator options (recording, hooks; `sendStart: false` to send `start` later, as a slow Twilio leg would). */
+  simulator?: Pick<TwilioCallOptions, 'record' | 'onMessage' | 'onSend' | 'echoMarks' | 'sendStart'>;
 }
 
 export interface DialedCall {

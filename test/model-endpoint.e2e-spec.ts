@@ -3,9 +3,21 @@
 // confirmed, malformed and oversized events. Each must end in a live model again, or in the
 // spoken apology — never in silence, never in a storm of reconnects.
 import { describe, vi } from 'vitest';
+import type { FakeRealtimeConnection } from '../emulator/fake-realtime-server';
+import { OperatorDesk } from '../src/tools/operator-desk.service';
 import { expect, it } from './support/fixture';
+import { LogCapture } from './support/log-capture';
 import { LogsClient } from './support/logs-client';
 import { chunks, markOf, testAudio } from './support/test-app';
+
+// nestjs-pino keeps the first app's logger for the whole process (its stream and its level), so
+// every app of this file writes its warnings here, whichever test runs first.
+const logLines = new LogCapture();
+const LOGGED = { LOG_LEVEL: 'warn' };
+
+/** The tool names a model connection was configured with. */
+const offered = (model: FakeRealtimeConnection): string[] =>
+  (model.received.find((e) => e.type === 'session.update') as { session: { tools: { name: string }[] } }).session.tools.map((t) => t.name);
 
 describe('a dead path to the model', () => {
   it('notices a connection that stopped answering (no close, no error) and has the caller talking to a live model within 15 s', async ({
@@ -14,7 +26,7 @@ describe('a dead path to the model', () => {
     placeCall,
   }) => {
     const fake = await startRealtime();
-    const app = await startApp({ OPENAI_REALTIME_URL: fake.url }); // default heartbeat settings
+    const app = await startApp({ ...LOGGED, OPENAI_REALTIME_URL: fake.url }, [], { logs: logLines }); // default heartbeat settings
     const logs = await LogsClient.connect(app);
     const { call, model } = await placeCall(app, { realtime: fake });
     const user = model.speechStarted();
@@ -49,7 +61,9 @@ describe('an endpoint that misbehaves', () => {
     placeCall,
   }) => {
     const fake = await startRealtime({ onConnection: (c) => (fake.connections.length > 1 ? c.close(1011, 'bye') : undefined) });
-    const app = await startApp({ OPENAI_REALTIME_URL: fake.url, MODEL_RECONNECT_BASE_DELAY_MS: '20', MODEL_RECONNECT_MAX_DELAY_MS: '200' });
+    const app = await startApp({ ...LOGGED, OPENAI_REALTIME_URL: fake.url, MODEL_RECONNECT_BASE_DELAY_MS: '20', MODEL_RECONNECT_MAX_DELAY_MS: '200' }, [], {
+      logs: logLines,
+    });
     const logs = await LogsClient.connect(app);
     const { call, model, callSid } = await placeCall(app, { realtime: fake });
     model.close(1011, 'bye');
@@ -72,12 +86,17 @@ describe('an endpoint that misbehaves', () => {
   }) => {
     // Every session after the first is accepted and then says nothing at all.
     const fake = await startRealtime({ onConnection: (c) => (fake.connections.length > 1 ? c.freeze() : undefined) });
-    const app = await startApp({
-      OPENAI_REALTIME_URL: fake.url,
-      MODEL_CONFIRM_TIMEOUT_MS: '500',
-      MODEL_RECONNECT_MAX_ATTEMPTS: '2',
-      MODEL_RECONNECT_BASE_DELAY_MS: '20',
-    });
+    const app = await startApp(
+      {
+        ...LOGGED,
+        OPENAI_REALTIME_URL: fake.url,
+        MODEL_CONFIRM_TIMEOUT_MS: '500',
+        MODEL_RECONNECT_MAX_ATTEMPTS: '2',
+        MODEL_RECONNECT_BASE_DELAY_MS: '20',
+      },
+      [],
+      { logs: logLines },
+    );
     const logs = await LogsClient.connect(app);
     const { call, model } = await placeCall(app, { realtime: fake });
     model.drop();
@@ -88,8 +107,8 @@ describe('an endpoint that misbehaves', () => {
   });
 
   it('tolerates malformed events (counted, logged once) and a response.done without a response', async ({ startApp, placeCall }) => {
-    const app = await startApp();
-    const { call, model } = await placeCall(app);
+    const app = await startApp(LOGGED, [], { logs: logLines });
+    const { call, model, callSid } = await placeCall(app);
     model.send({ type: 'response.done', event_id: 'e1', response: null });
     model.send({ type: 'response.created', event_id: 'e2' });
     model.send({ nonsense: true });
@@ -101,11 +120,16 @@ describe('an endpoint that misbehaves', () => {
     await call.waitFor('mark', (m) => markOf(m) === `${itemId}:100`);
     expect(call.closed).toBe(false);
     call.sendStop();
+    // Four malformed events: one warning when the first arrived, and the count when the session closed.
+    const closed = await logLines.waitFor('session closed', (r) => r.callSid === callSid && r.msg.startsWith('Realtime session closed'));
+    expect(closed).toMatchObject({ level: 'warn', malformed: 4 });
+    const warned = logLines.records.filter((r) => r.callSid === callSid && r.msg === 'ignored a malformed Realtime event');
+    expect(warned).toHaveLength(1);
   });
 
   it('refuses a model event over 1 MB before parsing it, and reconnects; dashboards never get it', async ({ startRealtime, startApp, placeCall }) => {
     const fake = await startRealtime();
-    const app = await startApp({ OPENAI_REALTIME_URL: fake.url });
+    const app = await startApp({ ...LOGGED, OPENAI_REALTIME_URL: fake.url }, [], { logs: logLines });
     const logs = await LogsClient.connect(app);
     const { call, model } = await placeCall(app, { realtime: fake });
     const huge = 'x'.repeat(2 * 1024 * 1024);
@@ -147,7 +171,7 @@ describe('an endpoint that misbehaves', () => {
 describe('the call keeps what it was given', () => {
   it('offers the same tools after a reconnect, whether or not a dashboard opened meanwhile', async ({ startRealtime, startApp, placeCall }) => {
     const fake = await startRealtime();
-    const app = await startApp({ OPENAI_REALTIME_URL: fake.url });
+    const app = await startApp({ ...LOGGED, OPENAI_REALTIME_URL: fake.url }, [], { logs: logLines });
     const { call, model } = await placeCall(app, { realtime: fake }); // no dashboard: no ask_operator
     const tools = (m: typeof model) =>
       (m.received.find((e) => e.type === 'session.update') as { session: { tools: { name: string }[] } }).session.tools.map((t) => t.name);
@@ -166,7 +190,7 @@ describe('the call keeps what it was given', () => {
   });
 
   it('measures first audio from the stream start, and each answer from the end of the caller’s speech', async ({ startApp, placeCall }) => {
-    const app = await startApp();
+    const app = await startApp(LOGGED, [], { logs: logLines });
     const logs = await LogsClient.connect(app);
     const { call, model } = await placeCall(app);
     const started = performance.now();
@@ -183,5 +207,42 @@ describe('the call keeps what it was given', () => {
     expect(answer.ms).toBeGreaterThanOrEqual(140);
     call.sendStop();
     expect(await logs.waitFor('call.ended')).toMatchObject({ firstAudioMs: first.ms, framesOut: 15 });
+  });
+
+  it('measures first audio from the stream’s start, not from the socket opening before it', async ({ startApp, placeCall }) => {
+    const app = await startApp(LOGGED, [], { logs: logLines });
+    const logs = await LogsClient.connect(app);
+    const { call, model } = await placeCall(app, { simulator: { sendStart: false } });
+    // Twilio has opened the socket; its `start` comes later (a slow leg, a busy edge). That wait is not the agent's.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    call.sendStart();
+    const started = performance.now();
+    await logs.waitFor('call.started');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await model.audioResponse({ chunks: [testAudio(800, 9)] });
+    const first = await logs.waitFor('latency', (e) => e.kind === 'first_audio');
+    expect(first.ms).toBeGreaterThanOrEqual(190);
+    expect(first.ms).toBeLessThanOrEqual(performance.now() - started + 50); // from the socket it would be 600 ms more
+    call.sendStop();
+  });
+
+  it('keeps offering ask_operator after a reconnect when the dashboard watching at the start has closed', async ({ startRealtime, startApp, placeCall }) => {
+    const fake = await startRealtime();
+    const app = await startApp({ ...LOGGED, OPENAI_REALTIME_URL: fake.url }, [], { logs: logLines });
+    const dashboard = await LogsClient.connect(app); // an operator watches as the call comes in
+    await dashboard.waitFor('snapshot');
+    const { call, model } = await placeCall(app, { realtime: fake });
+    expect(offered(model)).toEqual(['get_weather_from_coords', 'end_call', 'ask_operator']);
+    dashboard.close(); // and leaves mid-call
+    await vi.waitFor(() => expect(app.app.get(OperatorDesk).isWatched).toBe(false));
+    model.drop();
+    const next = await fake.waitForConnection(1);
+    await next.waitFor('session.update');
+    expect(offered(next)).toEqual(['get_weather_from_coords', 'end_call', 'ask_operator']);
+    // Still this call's tool: asked now, it fails at once for want of an operator, not as a tool the call lacks.
+    const { callIds } = next.functionCallResponse([{ name: 'ask_operator', arguments: '{"question":"?"}' }]);
+    const output = await next.waitFor('conversation.item.create', (e) => e.item.type === 'function_call_output');
+    expect(output.item).toMatchObject({ call_id: callIds[0], output: JSON.stringify({ error: 'No operator is watching right now' }) });
+    call.sendStop();
   });
 });

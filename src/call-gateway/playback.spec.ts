@@ -109,3 +109,29 @@ describe('Playback pending marks', () => {
     expect(p.audioSent('item_a', 160, 30_001)).not.toBeNull();
   });
 });
+
+describe('Playback under a flood of unknown marks', () => {
+  // A peer echoing marks we never sent must not cost more per mark as more marks are pending: a
+  // linear scan of the 1000 pending marks would make 20 000 echoes 20 million comparisons.
+  // Measured against itself (the same flood with 1 mark pending), so the machine's speed cancels out.
+  it('costs the same per unknown echo with 1 or 1000 marks pending (a map lookup, not a scan)', () => {
+    const foreign = Array.from({ length: 20_000 }, (_, i) => `9:item_a:${i * 20}`);
+    const flood = (pending: number): number => {
+      let best = Infinity;
+      for (let run = 0; run < 5; run++) {
+        const p = new Playback();
+        for (let i = 1; i <= pending; i++) p.audioSent('item_a', 160, i);
+        const started = performance.now();
+        for (const name of foreign) p.markEchoed(name, 0);
+        best = Math.min(best, performance.now() - started);
+        expect(p.pendingMarks).toBe(pending); // nothing moved
+      }
+      return best;
+    };
+    flood(MAX_PENDING_MARKS); // warm-up: both measurements below run optimised code
+    const one = flood(1);
+    const full = flood(MAX_PENDING_MARKS);
+    // O(1): about equal. A scan: hundreds of times more. 10x (plus 2 ms for a noisy neighbour) tells them apart.
+    expect(full).toBeLessThan(one * 10 + 2);
+  });
+});
