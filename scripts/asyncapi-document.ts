@@ -77,7 +77,7 @@ const EXAMPLES: Record<string, unknown> = {
     streamSid: 'MZ0123456789abcdef0123456789abcdef',
     media: { track: 'inbound', chunk: '1', timestamp: '20', payload: '/////w==' },
   },
-  'toTwilio.mark': { event: 'mark', streamSid: 'MZ0123456789abcdef0123456789abcdef', mark: { name: '0:item_Cx3fP0aQ2w8eVbN1kLmZr:1200' } },
+  'toTwilio.mark': { event: 'mark', streamSid: 'MZ0123456789abcdef0123456789abcdef', mark: { name: '1.14:item_Cx3fP0aQ2w8eVbN1kLmZr:1200' } },
   'toTwilio.clear': { event: 'clear', streamSid: 'MZ0123456789abcdef0123456789abcdef' },
   'transcript.done': {
     v: 1,

@@ -4,10 +4,10 @@ import { MAX_PENDING_MARKS, Playback } from './playback';
 const ms = (n: number) => n * 8; // bytes of mu-law for n ms
 
 describe('Playback', () => {
-  it('names each mark with its generation, the item and its cumulative ms', () => {
+  it('names each mark with its generation and number, the item and its cumulative ms', () => {
     const p = new Playback();
-    expect(p.audioSent('item_a', ms(100), 0)).toBe('1:item_a:100');
-    expect(p.audioSent('item_a', ms(60), 1)).toBe('1:item_a:160');
+    expect(p.audioSent('item_a', ms(100), 0)).toBe('1.0:item_a:100');
+    expect(p.audioSent('item_a', ms(60), 1)).toBe('1.1:item_a:160');
     expect(p.pendingMarks).toBe(2);
   });
 
@@ -18,9 +18,9 @@ describe('Playback', () => {
     expect(p.playedMs(5000)).toBe(1000);
     const m = p.audioSent('item_a', ms(200), 10);
     // Playback stalled (network): the echo of the first mark arrives late, re-anchoring the estimate.
-    p.markEchoed('1:item_a:1000', 1500);
+    p.markEchoed('1.0:item_a:1000', 1500);
     expect(p.playedMs(1550)).toBe(1050);
-    expect(m).toBe('1:item_a:1200');
+    expect(m).toBe('1.1:item_a:1200');
   });
 
   it('truncates at what the caller heard, not what was sent', () => {
@@ -36,7 +36,7 @@ describe('Playback', () => {
   it('never truncates an item that finished playing', () => {
     const p = new Playback();
     p.audioSent('item_a', ms(500), 0);
-    p.markEchoed('1:item_a:500', 520);
+    p.markEchoed('1.0:item_a:500', 520);
     expect(p.isPlaying(600)).toBe(false);
     expect(p.interrupt(600)).toEqual([]);
   });
@@ -44,7 +44,7 @@ describe('Playback', () => {
   it('does not count idle time between items as playback', () => {
     const p = new Playback();
     p.audioSent('item_a', ms(200), 0);
-    p.markEchoed('1:item_a:200', 200);
+    p.markEchoed('1.0:item_a:200', 200);
     // Ten seconds of silence, then the next answer starts.
     p.audioSent('item_b', ms(1000), 10_000);
     expect(p.interrupt(10_250)).toEqual([{ itemId: 'item_b', audioEndMs: 250, sentMs: 1000 }]);
@@ -66,7 +66,7 @@ describe('Playback', () => {
     const p = new Playback();
     p.audioSent('item_pre', ms(400), 0);
     p.audioSent('item_ans', ms(1000), 5);
-    p.markEchoed('1:item_pre:400', 400);
+    p.markEchoed('1.0:item_pre:400', 400);
     expect(p.interrupt(700)).toEqual([{ itemId: 'item_ans', audioEndMs: 300, sentMs: 1000 }]);
   });
 
@@ -74,12 +74,15 @@ describe('Playback', () => {
     const p = new Playback();
     p.audioSent('item_a', ms(1000), 0);
     p.interrupt(100);
-    expect(p.markEchoed('1:item_a:1000', 101)).toBe(false);
+    expect(p.markEchoed('1.0:item_a:1000', 101)).toBe(false);
     expect(p.playedMs(200)).toBe(0);
     // The same item and position in the new generation is a different mark.
-    expect(p.audioSent('item_a', ms(1000), 300)).toBe('2:item_a:1000');
-    expect(p.markEchoed('1:item_a:1000', 301)).toBe(false);
-    expect(p.markEchoed('2:item_a:1000', 1300)).toBe(true);
+    expect(p.audioSent('item_a', ms(1000), 300)).toBe('2.1:item_a:1000');
+    expect(p.markEchoed('1.0:item_a:1000', 301)).toBe(false);
+    // A pending mark's number with anything else around it is not that mark.
+    expect(p.markEchoed('1.1:item_a:1000', 301)).toBe(false);
+    expect(p.markEchoed('2.1:item_b:1000', 301)).toBe(false);
+    expect(p.markEchoed('2.1:item_a:1000', 1300)).toBe(true);
   });
 });
 
@@ -88,10 +91,10 @@ describe('Playback pending marks', () => {
     const p = new Playback();
     for (let i = 1; i <= 1000; i++) p.audioSent('item_a', 160, i);
     expect(p.pendingMarks).toBe(1000);
-    expect(p.markEchoed('1:item_a:40', 100)).toBe(true); // marks 1 and 2 are passed too
+    expect(p.markEchoed('1.1:item_a:40', 100)).toBe(true); // marks 1 and 2 are passed too
     expect(p.pendingMarks).toBe(998);
-    expect(p.markEchoed('1:item_a:20', 101)).toBe(false); // already passed
-    for (let i = 3; i <= 1000; i++) expect(p.markEchoed(`1:item_a:${i * 20}`, 100 + i)).toBe(true);
+    expect(p.markEchoed('1.0:item_a:20', 101)).toBe(false); // already passed
+    for (let i = 3; i <= 1000; i++) expect(p.markEchoed(`1.${i - 1}:item_a:${i * 20}`, 100 + i)).toBe(true);
     expect(p.pendingMarks).toBe(0);
   });
 
@@ -101,11 +104,13 @@ describe('Playback pending marks', () => {
     for (let i = 1; i <= 20_000; i++) if (p.audioSent('item_a', 160, i) !== null) named++;
     expect(named).toBe(MAX_PENDING_MARKS);
     expect(p.pendingMarks).toBe(MAX_PENDING_MARKS);
-    // Thousands of unknown names from a misbehaving peer change nothing (each is one map lookup).
-    for (let i = 0; i < 3000; i++) expect(p.markEchoed(`9:nope:${i}`, 0)).toBe(false);
+    // Thousands of unknown names from a misbehaving peer change nothing (each is one index lookup),
+    // pending numbers included, and names that are not ours at all.
+    for (let i = 0; i < 3000; i++) expect(p.markEchoed(`9.${i}:nope:${i}`, 0)).toBe(false);
+    for (const name of ['', '.', '1.', '1.x:item_a:20', '.0:item_a:20', '1.-0:item_a:20', '1.0', 'plain']) expect(p.markEchoed(name, 0)).toBe(false);
     expect(p.pendingMarks).toBe(MAX_PENDING_MARKS);
     // Once the phone catches up, marks flow again.
-    expect(p.markEchoed(`1:item_a:${MAX_PENDING_MARKS * 20}`, 30_000)).toBe(true);
+    expect(p.markEchoed(`1.${MAX_PENDING_MARKS - 1}:item_a:${MAX_PENDING_MARKS * 20}`, 30_000)).toBe(true);
     expect(p.audioSent('item_a', 160, 30_001)).not.toBeNull();
   });
 });
@@ -114,8 +119,8 @@ describe('Playback under a flood of unknown marks', () => {
   // A peer echoing marks we never sent must not cost more per mark as more marks are pending: a
   // linear scan of the 1000 pending marks would make 20 000 echoes 20 million comparisons.
   // Measured against itself (the same flood with 1 mark pending), so the machine's speed cancels out.
-  it('costs the same per unknown echo with 1 or 1000 marks pending (a map lookup, not a scan)', () => {
-    const foreign = Array.from({ length: 20_000 }, (_, i) => `9:item_a:${i * 20}`);
+  it('costs the same per unknown echo with 1 or 1000 marks pending (an index lookup, not a scan)', () => {
+    const foreign = Array.from({ length: 20_000 }, (_, i) => `9.${i % 1000}:item_a:${i * 20}`);
     const flood = (pending: number): number => {
       let best = Infinity;
       for (let run = 0; run < 5; run++) {

@@ -6,9 +6,11 @@
  * `clear`: an anchor (ms played, at time t) moved by each echoed mark, and extrapolated in real
  * time between echoes, never past what was sent. Several assistant items can be queued at once (a
  * spoken preamble, then the answer): each has its place on the timeline, so an interruption cuts
- * each at its own heard position. Mark names carry a generation, bumped by every `clear`, so the
- * marks Twilio echoes because of a clear are recognised as not played. Pure logic, no I/O; time
- * is passed in.
+ * each at its own heard position. Mark names (`<generation>.<seq>:<itemId>:<ms>`) carry a
+ * generation, bumped by every `clear`, so the marks Twilio echoes because of a clear are recognised
+ * as not played, and a sequence number that finds a pending mark by its index: O(1) for a flood of
+ * unknown names, without a hash map's cost on every frame (a map here was 4 % of the server's CPU
+ * at 100 calls in a profile). Pure logic, no I/O; time is passed in.
  */
 
 /** mu-law 8 kHz: 8 bytes per millisecond. */
@@ -50,10 +52,12 @@ export class Playback {
   /** Marks sent and not yet echoed, in sending order (Twilio echoes them in that order). */
   private marks: PendingMark[] = [];
   private marksHead = 0;
-  private readonly byName = new Map<string, PendingMark>();
+  /** Sequence number of the next mark, and of marks[0]: a mark's index is its number minus firstSeq. */
+  private nextSeq = 0;
+  private firstSeq = 0;
 
   get pendingMarks(): number {
-    return this.byName.size;
+    return this.marks.length - this.marksHead;
   }
 
   /** ms of the timeline played at `now`: the last anchor plus elapsed real time, capped at what is queued. */
@@ -89,10 +93,9 @@ export class Playback {
     const ms = bytes / MULAW_BYTES_PER_MS;
     item.sentMs += ms;
     this.queuedMs += ms;
-    if (this.byName.size >= MAX_PENDING_MARKS) return null;
-    const mark: PendingMark = { name: `${this.generation}:${itemId}:${Math.round(item.sentMs)}`, timelineMs: this.queuedMs };
+    if (this.marks.length - this.marksHead >= MAX_PENDING_MARKS) return null;
+    const mark: PendingMark = { name: `${this.generation}.${this.nextSeq++}:${itemId}:${Math.round(item.sentMs)}`, timelineMs: this.queuedMs };
     this.marks.push(mark);
-    this.byName.set(mark.name, mark);
     return mark.name;
   }
 
@@ -101,17 +104,14 @@ export class Playback {
    * clear) and unknown ones are ignored; O(1) either way. True when it moved playback.
    */
   markEchoed(name: string, now: number): boolean {
-    const mark = this.byName.get(name);
-    if (mark === undefined) return false;
+    const index = this.indexOf(name);
+    if (index < 0) return false;
+    const mark = this.marks[index];
     // Marks echo in order: older ones still pending were passed too.
-    let head = this.marksHead;
-    for (;;) {
-      const passed = this.marks[head++];
-      this.byName.delete(passed.name);
-      if (passed === mark) break;
-    }
+    let head = index + 1;
     if (head > 64 && head * 2 > this.marks.length) {
       this.marks = this.marks.slice(head);
+      this.firstSeq += head;
       head = 0;
     }
     this.marksHead = head;
@@ -147,6 +147,17 @@ export class Playback {
     this.anchorAt = now;
     this.marks = [];
     this.marksHead = 0;
-    this.byName.clear();
+    this.firstSeq = this.nextSeq;
+  }
+
+  /** The index in `marks` of the pending mark called `name`, or -1 (unknown, of an earlier generation, or passed). */
+  private indexOf(name: string): number {
+    const dot = name.indexOf('.');
+    const colon = name.indexOf(':', dot);
+    if (dot < 1 || colon < 0) return -1;
+    const index = Number(name.slice(dot + 1, colon)) - this.firstSeq;
+    // NaN and anything out of range fail here; the name comparison settles the rest (a forged number).
+    if (!(index >= this.marksHead && index < this.marks.length)) return -1;
+    return this.marks[index].name === name ? index : -1;
   }
 }

@@ -154,9 +154,9 @@ export function twimlParameters(twiml: string): Record<string, string> {
 }
 
 /**
- * A mark's name without its generation: `itemId:ms` (the server names marks `generation:itemId:ms`,
+ * A mark's name without its generation and number: `itemId:ms` (the server names marks `generation.seq:itemId:ms`,
  * so marks echoed by a `clear` are recognised as not played).
  */
 export function markOf(message: { mark: { name: string } }): string {
-  return message.mark.name.replace(/^\d+:/, '');
+  return message.mark.name.replace(/^\d+\.\d+:/, '');
 }
