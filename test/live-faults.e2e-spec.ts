@@ -244,11 +244,13 @@ describe('GPT-Live usage and cost', () => {
     const backendPrices = { textInput: 1, cachedTextInput: 0.1, audioInput: 0, cachedAudioInput: 0, textOutput: 4, audioOutput: 0 };
     writeFileSync(pricesFile, JSON.stringify({ 'gpt-5.4-mini': backendPrices }));
     try {
-      const priced = await start({ PRICES_FILE: pricesFile }, { usageIntervalMs: 0 });
+      // Seconds reported while the call runs too, so the total does not hang on the final count alone.
+      const priced = await start({ PRICES_FILE: pricesFile }, { usageIntervalMs: 100 });
       priced.model.delegate([{ name: 'get_weather_from_coords', arguments: '{"latitude":1,"longitude":2}' }]);
       const tokens = await priced.logs.waitFor('cost', (e) => e.model === 'gpt-5.4-mini');
       // 300 uncached + 600 cached input, 60 output, USD per 1M.
       expect(tokens.usd).toBeCloseTo((300 * 1 + 600 * 0.1 + 60 * 4) / 1e6, 12);
+      await priced.logs.waitFor('usage', (e) => (e.billedSeconds ?? 0) > 0);
       priced.call.sendStop();
       await priced.logs.waitFor('call.ended');
       const seconds = priced.logs.events.filter((e) => e.type === 'usage' && e.billedSeconds).reduce((sum, e) => sum + e.billedSeconds, 0);
