@@ -6,6 +6,18 @@ import { expect, test } from './support/fixture';
 import { eventually, startServerProcess, type ServerProcess } from './support/server-process';
 import { operatorHeaders, startTestApp, TEST_API_KEY, TEST_AUTH_TOKEN, TEST_PUBLIC_URL, type TestApp } from './support/test-app';
 
+/** A server with call records in `dataDir`, on the Realtime emulator at `realtimeUrl`, signed as in production. */
+function recordsEnv(realtimeUrl: string, dataDir: string): Record<string, string> {
+  return {
+    OPENAI_API_KEY: TEST_API_KEY,
+    PUBLIC_URL: TEST_PUBLIC_URL,
+    OPENAI_REALTIME_URL: realtimeUrl,
+    TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
+    RECORDS: 'on',
+    DATA_DIR: dataDir,
+  };
+}
+
 /** The production entry point on SIGTERM: what is queued reaches the database before the process exits. */
 describe('call records at shutdown', () => {
   let server: ServerProcess | undefined;
@@ -23,14 +35,7 @@ describe('call records at shutdown', () => {
     placeCall,
   }) => {
     dataDir = mkdtempSync(join(tmpdir(), 'records-shutdown-'));
-    const env = {
-      OPENAI_API_KEY: TEST_API_KEY,
-      PUBLIC_URL: TEST_PUBLIC_URL,
-      OPENAI_REALTIME_URL: realtime.url,
-      TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-      RECORDS: 'on',
-      DATA_DIR: dataDir,
-    };
+    const env = recordsEnv(realtime.url, dataDir);
     server = await startServerProcess({ ...env, DRAIN_TIMEOUT_S: '1', RECORDS_FLUSH_MS: '60000' }); // nothing flushes before the shutdown does
     const { call, model, callSid } = await placeCall(server.urls);
     model.userTranscript(model.speechStarted(), 'Are you still there?');
@@ -55,12 +60,7 @@ describe('call records at shutdown', () => {
   }) => {
     dataDir = mkdtempSync(join(tmpdir(), 'records-killed-'));
     const env = {
-      OPENAI_API_KEY: TEST_API_KEY,
-      PUBLIC_URL: TEST_PUBLIC_URL,
-      OPENAI_REALTIME_URL: realtime.url,
-      TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-      RECORDS: 'on',
-      DATA_DIR: dataDir,
+      ...recordsEnv(realtime.url, dataDir),
       DASHBOARD_TOKEN: 'killed-server-dashboard-token',
       RECORDS_FLUSH_MS: '50',
       RECORDS_LIVE_TIMEOUT_S: '3', // rows rewritten every second; 3 s unwritten = lost

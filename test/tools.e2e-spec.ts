@@ -74,6 +74,22 @@ function expectInOrder(out: string, lines: RegExp[]): void {
 
 // dist/ and dist-tools/ are built once by test/global-setup.ts (what `npm run demo` does first).
 
+/** The demo call as printed, the same on both engines: greeting, barge-in, weather function call, goodbye and hang-up. */
+const DEMO_CALL: RegExp[] = [
+  /assistant +"Hello! This is the demo voice assistant\. How can I help you today\?"/,
+  /caller +"Hi! What can you do for me\?"/,
+  /barge-in +the caller talked over the answer: playback cleared, answer cut at \d+ ms/,
+  /assistant +"I can look up the current weather[^"]*" +\[interrupted\]/,
+  /caller +"Sorry to interrupt\. What is the weather in Paris right now\?"/,
+  /function call +get_weather_from_coords\(\{"latitude":48\.8566,"longitude":2\.3522\}\)/,
+  /function result +get_weather_from_coords → \{[^}]*"temperature_c":18\.4/,
+  /assistant +"Right now in Paris it is 18 degrees, with wind at 11 kilometres per hour\."/,
+  /caller +"Great, thank you\. Goodbye!"/,
+  /function call +end_call\(/,
+  /assistant +"You're welcome\. Goodbye!"/,
+  /call ended +agent-ended/,
+];
+
 const tmp = mkdtempSync(join(tmpdir(), 'voice-tools-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -85,18 +101,7 @@ describe('developer tools', () => {
       /dashboard +http:\/\/localhost:\d+\/dashboard/,
       /call started +CA[0-9a-f]{32}/,
       /model connected +handshake \d+ ms/,
-      /assistant +"Hello! This is the demo voice assistant\. How can I help you today\?"/,
-      /caller +"Hi! What can you do for me\?"/,
-      /barge-in +the caller talked over the answer: playback cleared, answer cut at \d+ ms/,
-      /assistant +"I can look up the current weather[^"]*" +\[interrupted\]/,
-      /caller +"Sorry to interrupt\. What is the weather in Paris right now\?"/,
-      /function call +get_weather_from_coords\(\{"latitude":48\.8566,"longitude":2\.3522\}\)/,
-      /function result +get_weather_from_coords → \{[^}]*"temperature_c":18\.4/,
-      /assistant +"Right now in Paris it is 18 degrees, with wind at 11 kilometres per hour\."/,
-      /caller +"Great, thank you\. Goodbye!"/,
-      /function call +end_call\(/,
-      /assistant +"You're welcome\. Goodbye!"/,
-      /call ended +agent-ended/,
+      ...DEMO_CALL,
       /stream start → first greeting audio +[\d.]+ ms/,
       /speech_started → clear on the phone +[\d.]+ ms/,
       /Demo call complete/,
@@ -114,21 +119,8 @@ describe('developer tools', () => {
         /model +GPT-Live emulator at ws:\/\/127\.0\.0\.1:\d+\/v1\/live\/sessions/,
         /call started +CA[0-9a-f]{32}/,
         /model connected +handshake \d+ ms/,
-        // The greeting, the answer the caller talks over, cut where they stopped hearing it.
-        /assistant +"Hello! This is the demo voice assistant\. How can I help you today\?"/,
-        /caller +"Hi! What can you do for me\?"/,
-        /barge-in +the caller talked over the answer: playback cleared, answer cut at \d+ ms/,
-        /assistant +"I can look up the current weather[^"]*" +\[interrupted\]/,
-        // The weather question: a function call through the Responses backend, and the answer spoken.
-        /caller +"Sorry to interrupt\. What is the weather in Paris right now\?"/,
-        /function call +get_weather_from_coords\(\{"latitude":48\.8566,"longitude":2\.3522\}\)/,
-        /function result +get_weather_from_coords → \{[^}]*"temperature_c":18\.4/,
-        /assistant +"Right now in Paris it is 18 degrees, with wind at 11 kilometres per hour\."/,
-        // Goodbye: end_call, the goodbye played, then the hang-up.
-        /caller +"Great, thank you\. Goodbye!"/,
-        /function call +end_call\(/,
-        /assistant +"You're welcome\. Goodbye!"/,
-        /call ended +agent-ended/,
+        // The same call on GPT-Live (the weather function call goes through the Responses backend).
+        ...DEMO_CALL,
         /stream start → first greeting audio +[\d.]+ ms/,
         /caller starts talking → clear on the phone +[\d.]+ ms/,
         /GPT-Live session time billed +[\d.]+ s/,

@@ -6,6 +6,7 @@ import type { AppConfig } from '../../config/app-config';
 import { isFatalErrorEvent, type ModelFailure } from '../model-failure';
 import type { AgentSettings } from '../session-config.service';
 import type { ContextItem, EngineApi, ResponseRequest, SessionSpec, ToolSchema, VoiceSession, VoiceSessionListener } from '../voice-engine';
+import { parseWireEvent } from '../wire-event';
 import { LiveConversation } from './live-conversation';
 import { liveBackendUpdate, liveSessionStart, MAX_APPEND_CHARS } from './live-session-config';
 
@@ -293,15 +294,8 @@ export class LiveSession implements VoiceSession {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    let event: unknown;
-    try {
-      event = isBinary ? null : JSON.parse(data.toString());
-    } catch {
-      event = null;
-    }
-    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
-      return this.malformedEvent('not a JSON event');
-    }
+    const event = parseWireEvent(data, isBinary);
+    if (event === null) return this.malformedEvent('not a JSON event');
     const typed = event as ServerEvent;
     if (this.state.kind === 'closing') return this.whileClosing(typed);
     if (typed.type === 'session.started' && this.state.kind === 'starting') {

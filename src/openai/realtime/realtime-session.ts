@@ -5,6 +5,7 @@ import type { AppConfig } from '../../config/app-config';
 import { isFatalErrorEvent, REALTIME_API, type ModelFailure } from '../model-failure';
 import type { AgentSettings } from '../session-config.service';
 import type { ContextItem, ResponseRequest, ResponseUsage, SessionSpec, ToolSchema, VoiceSession, VoiceSessionListener } from '../voice-engine';
+import { parseWireEvent } from '../wire-event';
 import { realtimeLiveUpdate, realtimeSessionUpdate } from './realtime-session-config';
 
 /** Messages queued while the socket is still connecting (configuration, pre-dial context). */
@@ -200,15 +201,8 @@ export class RealtimeSession implements VoiceSession {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    let event: unknown;
-    try {
-      event = isBinary ? null : JSON.parse(data.toString());
-    } catch {
-      event = null;
-    }
-    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
-      return this.malformedEvent('not a JSON event');
-    }
+    const event = parseWireEvent(data, isBinary);
+    if (event === null) return this.malformedEvent('not a JSON event');
     const typed = event as RealtimeServerEvent;
     if (typed.type === 'error' && typeof typed.error === 'object' && typed.error !== null) this.lastError = typed.error;
     const listener = this.listener;
