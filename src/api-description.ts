@@ -18,7 +18,7 @@ export const DASHBOARD_TOKEN_SCHEME = 'dashboardToken';
 export const METRICS_TOKEN_SCHEME = 'metricsToken';
 export const TWILIO_SIGNATURE_SCHEME = 'twilioSignature';
 
-/** Every error answer: Nest's shape (`error` is absent from a few, e.g. 413 from the body parser). */
+/** Every error answer, in Nest's shape (`error` is optional). */
 export class ErrorResponseDto {
   @ApiProperty({ example: 400 }) statusCode: number;
   @ApiPropertyOptional({ example: 'Bad Request' }) error?: string;

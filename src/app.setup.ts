@@ -48,6 +48,15 @@ export function setupApp(app: INestApplication): INestApplication {
   // Twilio's webhook bodies are a few hundred bytes; nothing here needs large bodies.
   http.useBodyParser('urlencoded', { limit: '64kb', extended: false });
   http.useBodyParser('json', { limit: '64kb' });
+  // The body parser's own 413 says only "request entity too large": say what the limit is and why.
+  app.use((err: { type?: string; limit?: number }, _req: Request, res: Response, next: (err?: unknown) => void) => {
+    if (err?.type !== 'entity.too.large') return next(err);
+    res.status(413).json({
+      statusCode: 413,
+      error: 'Payload Too Large',
+      message: `The request body is over ${Math.round((err.limit ?? 0) / 1024)} KB: Twilio's webhooks and the agent configuration are a few KB; send less`,
+    });
+  });
   if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, methods: ['GET', 'PUT', 'POST', 'DELETE'] });
   http.useStaticAssets(DASHBOARD_DIR, {
     prefix: '/dashboard',
