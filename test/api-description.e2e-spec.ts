@@ -234,7 +234,7 @@ describe("the server's real answers match the document", () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
       body: form({ CallSid: callSid, Junk: 'x'.repeat(100_000) }),
     });
-    const tooBig = await big.json();
+    const tooBig = (await big.json()) as { message: string };
     expectDocumented('post /twiml', 413, tooBig);
     expect(tooBig.message).toMatch(/^The request body is over 64 KB: .*send less$/); // the limit and the fix, not the parser's words
     const ended = await postTwiml(app, { CallSid: callSid }, { path: '/twiml/stream-ended' });
