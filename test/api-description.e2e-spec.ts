@@ -200,7 +200,7 @@ describe("the server's real answers match the document", () => {
     expectDocumented('put /session-config', 200, saved.body);
     expectDocumented('put /session-config', 400, (await put(JSON.stringify({ voice: 'robot', turnDetection: { type: 'server_vad', threshold: 2 } }))).body);
     expectDocumented('put /session-config', 400, (await put('{"voice":')).body);
-    const tooBig = (await put(JSON.stringify({ instructions: 'x'.repeat(70_000) }))).body;
+    const tooBig = (await put(JSON.stringify({ instructions: 'x'.repeat(70_000) }))).body as { message: string };
     expectDocumented('put /session-config', 413, tooBig);
     expect(tooBig.message).toMatch(/over 64 KB/);
     expectDocumented('put /session-config', 415, (await put('voice=cedar', 'application/x-www-form-urlencoded')).body);
