@@ -59,6 +59,8 @@ export interface LoadResult {
   /** Caller → model (Twilio media in → input_audio_buffer.append out) and model → caller. */
   relayInMs: Stats;
   relayOutMs: Stats;
+  /** % of the window's frames relayed in more than SLOW_RELAY_MS, each way: a steadier view of the tail than one percentile. */
+  relaySlowPercent: { in: number; out: number };
   framesIn: { sent: number; lost: number };
   framesOut: { sent: number; lost: number };
   rssBaselineKb: number;
@@ -77,6 +79,11 @@ export interface LoadResult {
   truncationErrorMs: Stats;
   loadGenCpuPercent: number;
   loadGenLoopDelayMs: { p99: number; max: number };
+  /**
+   * Inside the server over the window (through its inspector): how late its event loop ran (what makes
+   * a relay's tail) and its garbage collection (time per second, longest pause, full collections).
+   */
+  serverLoop?: { delayP99Ms: number; delayMaxMs: number; gcMsPerSecond: number; gcMaxPauseMs: number; majorGcs: number };
 }
 
 const HANDSHAKE_MS = 300;
@@ -100,6 +107,16 @@ export function stats(values: number[]): Stats {
   const sorted = Float64Array.from(values).sort();
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
   return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] };
+}
+
+/** Relays slower than this (half a 20 ms frame) are counted: the share is a steadier view of the tail than one percentile. */
+export const SLOW_RELAY_MS = 10;
+
+function slowPercent(values: number[]): number {
+  if (values.length === 0) return NaN;
+  let slow = 0;
+  for (const v of values) if (v > SLOW_RELAY_MS) slow++;
+  return (100 * slow) / values.length;
 }
 
 function tag(frame: Buffer, index: number, seq: number): void {
@@ -460,6 +477,45 @@ class ServerHeap {
     return { liveKb: (usage.heapUsed + usage.external) / 1024, rssKb: rssKb(pid) };
   }
 
+  /**
+   * Starts watching the server's event loop delay and GC pauses (perf_hooks, injected from outside so
+   * that any build can be measured, also one that predates this benchmark).
+   */
+  async watchLoop(): Promise<void> {
+    await this.call('Runtime.evaluate', {
+      expression: `(() => {
+        const ph = process.getBuiltinModule('node:perf_hooks');
+        const delay = ph.monitorEventLoopDelay({ resolution: 5 });
+        const gc = { ms: 0, max: 0, major: 0 };
+        const observer = new ph.PerformanceObserver((list) => {
+          for (const e of list.getEntries()) {
+            gc.ms += e.duration;
+            if (e.duration > gc.max) gc.max = e.duration;
+            if (e.detail && e.detail.kind === ph.constants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+          }
+        });
+        observer.observe({ entryTypes: ['gc'] });
+        delay.enable();
+        globalThis.__benchLoop = { delay, gc, observer, since: performance.now() };
+      })()`,
+    });
+  }
+
+  async loopResult(): Promise<LoadResult['serverLoop']> {
+    const result = await this.call('Runtime.evaluate', {
+      expression: `(() => {
+        const { delay, gc, observer, since } = globalThis.__benchLoop;
+        delay.disable();
+        observer.disconnect();
+        delete globalThis.__benchLoop;
+        const seconds = (performance.now() - since) / 1000;
+        return JSON.stringify({ delayP99Ms: delay.percentile(99) / 1e6, delayMaxMs: delay.max / 1e6, gcMsPerSecond: gc.ms / seconds, gcMaxPauseMs: gc.max, majorGcs: gc.major });
+      })()`,
+      returnByValue: true,
+    });
+    return JSON.parse(result.result.value) as LoadResult['serverLoop'];
+  }
+
   close(): void {
     this.socket.close();
   }
@@ -565,6 +621,7 @@ class LoadGenerator {
     const window = this.window;
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
+    await heap?.watchLoop();
     const cpu0 = cpuTimes(req.serverPid);
     const self0 = cpuTimeMs('self');
     window.start = performance.now();
@@ -593,6 +650,7 @@ class LoadGenerator {
     const self1 = cpuTimeMs('self');
     loop.disable();
     const windowMs = performance.now() - window.start;
+    const serverLoop = await heap?.loopResult();
     await Promise.all(bargeIns);
     await delay(GRACE_MS);
     // After the window and its in-flight frames: the forced GC's pause must not count as relay latency.
@@ -629,6 +687,7 @@ class LoadGenerator {
       serverCpuPercent: (serverCpuMs / windowMs) * 100,
       relayInMs: stats(window.relayIn),
       relayOutMs: stats(window.relayOut),
+      relaySlowPercent: { in: slowPercent(window.relayIn), out: slowPercent(window.relayOut) },
       framesIn,
       framesOut,
       rssBaselineKb,
@@ -644,6 +703,7 @@ class LoadGenerator {
       truncationErrorMs: stats(truncationErrors),
       loadGenCpuPercent: ((self1 - self0) / windowMs) * 100,
       loadGenLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+      serverLoop,
     };
     await this.hangUpAll(calls, req.serverUrl);
     return result;

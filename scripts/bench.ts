@@ -8,7 +8,7 @@
 // bench-results/. Targets are reported, never asserted: the numbers depend on the machine.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +26,11 @@ const USAGE = `usage: npm run bench [-- --calls 1,10,50,100,200] [-- --duration 
   --node-args="..." extra node flags for the server, e.g. --node-args="--max-semi-space-size=4" (to compare settings)
   --out DIR         where the JSON goes (default bench-results)
   --engine E        realtime (default) or live: the GPT-Live emulator and VOICE_ENGINE=live; barge-ins are the
-                    caller really talking (the server's own speech check clears the phone), and there is no truncation`;
+                    caller really talking (the server's own speech check clears the phone), and there is no truncation
+  --against DIR     A/B: also run the server built in another checkout (DIR/dist/main.js, e.g. a git worktree of
+                    the previous commit after npm ci && npm run build) under this same load generator, alternating
+                    with this build --rounds times per N, and print both side by side with the ratios
+  --rounds K        A/B rounds per N (default 3)`;
 
 interface Options {
   calls: number[];
@@ -37,6 +41,9 @@ interface Options {
   nodeArgs: string[];
   out: string;
   engine: BenchEngine;
+  /** A/B: the other checkout's root, or null. */
+  against: string | null;
+  rounds: number;
 }
 
 function options(argv: string[]): Options {
@@ -51,6 +58,8 @@ function options(argv: string[]): Options {
       'node-args': { type: 'string', default: '' },
       out: { type: 'string', default: 'bench-results' },
       engine: { type: 'string', default: 'realtime' },
+      against: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -65,6 +74,12 @@ function options(argv: string[]): Options {
   if (!(duration >= 1)) throw new Error('--duration: at least 1 second');
   const engine = values.engine;
   if (engine !== 'realtime' && engine !== 'live') throw new Error(`--engine: realtime or live\n\n${USAGE}`);
+  const against = values.against === undefined ? null : resolvePath(values.against);
+  if (against !== null && !existsSync(join(against, 'dist', 'main.js'))) {
+    throw new Error(`--against: ${join(against, 'dist', 'main.js')} not found: build that checkout first (npm ci && npm run build there)`);
+  }
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds: a positive integer');
   return {
     calls,
     durationMs: duration * 1000,
@@ -74,6 +89,8 @@ function options(argv: string[]): Options {
     nodeArgs: values['node-args'].split(' ').filter(Boolean),
     out: values.out,
     engine,
+    against,
+    rounds,
   };
 }
 
@@ -101,7 +118,7 @@ function once<T>(child: ChildProcess, type: string): Promise<T> {
   });
 }
 
-async function measure(calls: number, opts: Options): Promise<LoadResult> {
+async function measure(calls: number, opts: Options, serverRoot = repoRoot(), label = 'server'): Promise<LoadResult> {
   const root = repoRoot();
   const profileDir = resolvePath(root, opts.out, 'profiles');
   if (opts.profile) mkdirSync(profileDir, { recursive: true });
@@ -131,10 +148,11 @@ async function measure(calls: number, opts: Options): Promise<LoadResult> {
         DASHBOARD_TOKEN: '',
       },
       {
+        root: serverRoot,
         inspect: true,
         nodeArgs: [
           ...opts.nodeArgs,
-          ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=server-${calls}-calls.cpuprofile`] : []),
+          ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}-${calls}-calls.cpuprofile`] : []),
         ],
       },
     );
@@ -288,6 +306,7 @@ async function main(): Promise<void> {
   console.log(
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`,
   );
+  if (opts.against) return compare(opts, opts.against, machine);
   const results: LoadResult[] = [];
   for (const calls of opts.calls) {
     process.stdout.write(`  ${calls} call${calls > 1 ? 's' : ''}… `);
@@ -322,6 +341,78 @@ async function main(): Promise<void> {
   const json = { command: args ? `npm run bench -- ${args}` : 'npm run bench', machine, options: opts, results };
   writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+  console.log(`\nJSON: ${file}`);
+}
+
+// ---- A/B ----------------------------------------------------------------------------------
+
+const median = (values: number[]): number => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** What an A/B run compares: lower is better for each. */
+const AB_FIGURES: Array<[string, (r: LoadResult) => number, number]> = [
+  ['server CPU ms per call-s', (r) => r.serverCpuMsPerCallSecond, 2],
+  ['relay in p50 ms', (r) => r.relayInMs.p50, 2],
+  ['relay in p99 ms', (r) => r.relayInMs.p99, 1],
+  ['relay out p50 ms', (r) => r.relayOutMs.p50, 2],
+  ['relay out p99 ms', (r) => r.relayOutMs.p99, 1],
+  ['frames relayed in > 10 ms, %', (r) => r.relaySlowPercent.in, 2],
+  ['frames relayed out > 10 ms, %', (r) => r.relaySlowPercent.out, 2],
+  ['RSS per call KB', (r) => r.rssPerCallKb, 0],
+  ['live memory per call KB', (r) => r.liveMemoryPerCallKb, 0],
+  ['frames lost (in + out)', (r) => r.framesIn.lost + r.framesOut.lost, 0],
+  ['server loop delay p99 ms', (r) => r.serverLoop?.delayP99Ms ?? NaN, 1],
+  ['server loop delay max ms', (r) => r.serverLoop?.delayMaxMs ?? NaN, 1],
+  ['server GC ms per s', (r) => r.serverLoop?.gcMsPerSecond ?? NaN, 1],
+  ['server GC longest pause ms', (r) => r.serverLoop?.gcMaxPauseMs ?? NaN, 1],
+  ['server full GCs', (r) => r.serverLoop?.majorGcs ?? NaN, 0],
+  ['load generator CPU %', (r) => r.loadGenCpuPercent, 0],
+  ['load generator loop delay p99 ms', (r) => r.loadGenLoopDelayMs.p99, 1],
+];
+
+/**
+ * This build against another, under one load generator, alternating (this first, then the other first)
+ * so that drift in the machine's load falls on both: the machines here are shared and move by 2× between
+ * days, so only a ratio measured in one run says whether a change made things better or worse.
+ */
+async function compare(opts: Options, against: string, machine: object): Promise<void> {
+  console.log(`A/B: this build (A) against ${against} (B), ${opts.rounds} alternating rounds per N`);
+  const runs: Array<{ calls: number; round: number; a: LoadResult; b: LoadResult }> = [];
+  for (const calls of opts.calls) {
+    for (let round = 1; round <= opts.rounds; round++) {
+      const order: Array<'a' | 'b'> = round % 2 ? ['a', 'b'] : ['b', 'a'];
+      const pair: Partial<Record<'a' | 'b', LoadResult>> = {};
+      for (const which of order) {
+        pair[which] = await measure(calls, opts, which === 'a' ? repoRoot() : against, which === 'a' ? 'server-A' : 'server-B');
+      }
+      const { a, b } = pair as Record<'a' | 'b', LoadResult>;
+      runs.push({ calls, round, a, b });
+      console.log(
+        `  ${calls} calls, round ${round}: CPU A ${f(a.serverCpuMsPerCallSecond, 2)} / B ${f(b.serverCpuMsPerCallSecond, 2)} ms/call-s, ` +
+          `relay p99 in A ${f(a.relayInMs.p99)} / B ${f(b.relayInMs.p99)}, out A ${f(a.relayOutMs.p99)} / B ${f(b.relayOutMs.p99)} ms, ` +
+          `lost A ${a.framesIn.lost + a.framesOut.lost} / B ${b.framesIn.lost + b.framesOut.lost}` +
+          (saturated(a) || saturated(b) ? ' — load generator saturated' : ''),
+      );
+    }
+  }
+  const lines = ['', '| calls | figure (median of the rounds) | A (this build) | B (against) | A / B |', '| --- | --- | --- | --- | --- |'];
+  for (const calls of opts.calls) {
+    const mine = runs.filter((r) => r.calls === calls);
+    for (const [name, pick, digits] of AB_FIGURES) {
+      const a = median(mine.map((r) => pick(r.a)));
+      const b = median(mine.map((r) => pick(r.b)));
+      lines.push(`| ${calls} | ${name} | ${f(a, digits)} | ${f(b, digits)} | ${b > 0 ? f(a / b, 2) : '–'} |`);
+    }
+  }
+  console.log(lines.join('\n'));
+  const dir = resolvePath(repoRoot(), opts.out);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-ab-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, machine, options: opts, runs }, null, 2) + '\n');
   console.log(`\nJSON: ${file}`);
 }
 

@@ -41,6 +41,8 @@ export interface StartServerOptions {
   /** Open the V8 inspector on a free loopback port (the benchmark reads the live heap through it). */
   inspect?: boolean;
   readyTimeoutMs?: number;
+  /** The checkout whose dist/main.js runs (default: this one). The benchmark's A/B mode runs another build here. */
+  root?: string;
 }
 
 const KEEP_LINES = 200;
@@ -52,7 +54,7 @@ export async function startServer(env: Record<string, string>, opts: StartServer
   if (Number(process.versions.node.split('.')[0]) < 22) {
     throw new Error(`Node ${process.version} is too old for the server (≥ 22): run this through npm (npm run demo / bench), which uses the pinned Node`);
   }
-  const root = repoRoot();
+  const root = opts.root ?? repoRoot();
   const main = join(root, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: run npm run build first`);
   const port = Number(env.PORT) || (await freePort());
