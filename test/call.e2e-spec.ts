@@ -55,6 +55,19 @@ describe('a call', () => {
     await call.waitForClose();
   });
 
+  it('marks small chunks at most every 100 ms, and the end of the answer once the response is done', async ({ startApp, placeCall }) => {
+    const app = await startApp();
+    const { call, model } = await placeCall(app);
+    const answer = chunks(testAudio(1120, 3), 160); // 7 chunks of 20 ms, as the service often sends them
+    const { itemId } = await model.audioResponse({ chunks: answer, transcript: 'Short answer' });
+    await call.waitFor('mark', (m) => markOf(m) === `${itemId}:140`);
+    const outbound = call.received.filter((m) => m.event === 'media' || m.event === 'mark');
+    const media = (n: number) => Array.from({ length: n }, () => 'media');
+    expect(outbound.map((m) => (m.event === 'mark' ? markOf(m) : 'media'))).toEqual([...media(5), `${itemId}:100`, ...media(2), `${itemId}:140`]);
+    expect(call.receivedAudio().equals(Buffer.concat(answer))).toBe(true);
+    call.sendStop();
+  });
+
   it('sends reasoning effort and parallel_tool_calls only when configured, and the service accepts them', async ({ startApp, placeCall }) => {
     const plain = await placeCall(await startApp());
     const session = (m: typeof plain.model) => (m.received.find((e) => e.type === 'session.update') as unknown as { session: Record<string, unknown> }).session;
@@ -141,12 +154,14 @@ describe('a call', () => {
     const output = await model.waitFor('conversation.item.create');
     expect(output.item).toMatchObject({ type: 'function_call_output', call_id: callIds[0] });
     await model.waitFor('response.create');
-    const goodbye = chunks(testAudio(4000, 6), 800); // 500 ms
+    // 530 ms in 20 ms chunks: marks go out every 100 ms, so the last 30 ms are covered only by the
+    // mark sent when the response is done — the hang-up must wait for that one.
+    const goodbye = chunks(testAudio(4240, 6), 160);
     await model.audioResponse({ chunks: goodbye, transcript: 'Goodbye!' });
     expect(call.closed).toBe(false); // not before it played
     const closed = await call.waitForClose(3000);
     expect(closed.code).toBe(1000);
-    expect(call.playedMs()).toBeGreaterThanOrEqual(480);
+    expect(call.playedMs()).toBeGreaterThanOrEqual(530);
     expect(call.heardAudio().equals(Buffer.concat(goodbye))).toBe(true);
     await model.waitForClose();
     // When the stream ends, Twilio asks what next: a clean hang-up, no apology.

@@ -321,6 +321,9 @@ export class Call implements LiveCall {
       },
       onResponseStarted: (responseId) => this.turns!.onResponseStarted(responseId),
       onResponseDone: (done) => {
+        // Before the turn ends: a hang-up after this response waits for the echo of its last mark.
+        const endMark = this.lifecycle === 'live' ? this.playback.endMark() : null;
+        if (endMark !== null) this.stream.sendMark(endMark);
         if (done.usage)
           this.publish({ type: 'usage', responseId: done.responseId, status: done.status, model: this.model, engine: this.engine, ...done.usage });
         this.turns!.onResponseDone(done);

@@ -101,6 +101,11 @@ export class MediaStream {
     raw?.uncork?.();
   }
 
+  /** A mark on its own (the end of a response's audio): Twilio echoes it when playback reaches it. */
+  sendMark(name: string): void {
+    if (this.writable()) this.socket.send(this.markPrefix + JSON.stringify(name) + '}}');
+  }
+
   /** Empties Twilio's playback buffer at once. */
   clear(): void {
     if (this.writable()) this.socket.send(this.clearMessage);

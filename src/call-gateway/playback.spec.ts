@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_PENDING_MARKS, Playback } from './playback';
+import { MARK_INTERVAL_MS, MAX_PENDING_MARKS, Playback } from './playback';
 
 const ms = (n: number) => n * 8; // bytes of mu-law for n ms
 
 describe('Playback', () => {
   it('names each mark with its generation and number, the item and its cumulative ms', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     expect(p.audioSent('item_a', ms(100), 0)).toBe('1.0:item_a:100');
     expect(p.audioSent('item_a', ms(60), 1)).toBe('1.1:item_a:160');
     expect(p.pendingMarks).toBe(2);
   });
 
   it('extrapolates from the last echoed mark, capped at what was sent', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     p.audioSent('item_a', ms(1000), 0); // all sent at once, far ahead of playback
     expect(p.playedMs(300)).toBe(300);
     expect(p.playedMs(5000)).toBe(1000);
@@ -24,7 +24,7 @@ describe('Playback', () => {
   });
 
   it('truncates at what the caller heard, not what was sent', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     p.audioSent('item_a', ms(3000), 0);
     expect(p.markEchoed('unknown', 100)).toBe(false); // ignored
     expect(p.interrupt(1234)).toEqual([{ itemId: 'item_a', audioEndMs: 1234, sentMs: 3000 }]);
@@ -34,7 +34,7 @@ describe('Playback', () => {
   });
 
   it('never truncates an item that finished playing', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     p.audioSent('item_a', ms(500), 0);
     p.markEchoed('1.0:item_a:500', 520);
     expect(p.isPlaying(600)).toBe(false);
@@ -42,7 +42,7 @@ describe('Playback', () => {
   });
 
   it('does not count idle time between items as playback', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     p.audioSent('item_a', ms(200), 0);
     p.markEchoed('1.0:item_a:200', 200);
     // Ten seconds of silence, then the next answer starts.
@@ -51,7 +51,7 @@ describe('Playback', () => {
   });
 
   it('cuts every item on the phone at its own position: the playing one at what was heard, later ones at 0', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     // A preamble ("let me check", 400 ms) and the answer (2 s), both sent long before they play.
     p.audioSent('item_pre', ms(400), 0);
     p.audioSent('item_ans', ms(1000), 5);
@@ -63,7 +63,7 @@ describe('Playback', () => {
   });
 
   it('leaves out items that have finished playing when a later one is cut', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     p.audioSent('item_pre', ms(400), 0);
     p.audioSent('item_ans', ms(1000), 5);
     p.markEchoed('1.0:item_pre:400', 400);
@@ -71,7 +71,7 @@ describe('Playback', () => {
   });
 
   it('recognises the marks a clear echoes as not played: they carry an old generation', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     p.audioSent('item_a', ms(1000), 0);
     p.interrupt(100);
     expect(p.markEchoed('1.0:item_a:1000', 101)).toBe(false);
@@ -86,9 +86,48 @@ describe('Playback', () => {
   });
 });
 
+describe('Playback mark spacing', () => {
+  it('sends a mark after at most every MARK_INTERVAL_MS of audio, not after every chunk', () => {
+    const p = new Playback();
+    expect(MARK_INTERVAL_MS).toBe(100);
+    const names = Array.from({ length: 12 }, (_, i) => p.audioSent('item_a', ms(20), i));
+    expect(names).toEqual([null, null, null, null, '1.0:item_a:100', null, null, null, null, '1.1:item_a:200', null, null]);
+    expect(p.pendingMarks).toBe(2);
+    // Chunks of the interval or more each carry their mark, as before.
+    expect(p.audioSent('item_a', ms(300), 20)).toBe('1.2:item_a:540');
+    expect(p.audioSent('item_b', ms(100), 21)).toBe('1.3:item_b:100');
+  });
+
+  it('marks the end of a response whose last audio went out unmarked, once', () => {
+    const p = new Playback();
+    for (let i = 0; i < 7; i++) p.audioSent('item_a', ms(20), i); // 140 ms: one mark at 100
+    expect(p.pendingMarks).toBe(1);
+    const end = p.endMark();
+    expect(end).toBe('1.1:item_a:140');
+    expect(p.endMark()).toBeNull(); // nothing went out after it
+    expect(p.markEchoed('1.0:item_a:100', 100)).toBe(true);
+    expect(p.pendingMarks).toBe(1); // the end is still pending: the goodbye is still playing
+    expect(p.markEchoed(end!, 140)).toBe(true);
+    expect(p.pendingMarks).toBe(0);
+    expect(p.isPlaying(141)).toBe(false);
+  });
+
+  it('has no end mark when nothing is queued or the last chunk was marked, and starts counting again after a clear', () => {
+    const p = new Playback();
+    expect(p.endMark()).toBeNull();
+    p.audioSent('item_a', ms(100), 0);
+    expect(p.endMark()).toBeNull();
+    p.audioSent('item_a', ms(40), 1);
+    p.interrupt(50); // the caller talked: the phone's queue is gone, nothing to mark the end of
+    expect(p.endMark()).toBeNull();
+    expect(p.audioSent('item_b', ms(60), 60)).toBeNull();
+    expect(p.audioSent('item_b', ms(40), 61)).toBe('2.1:item_b:100');
+  });
+});
+
 describe('Playback pending marks', () => {
   it('passes skipped marks when a later one echoes, and stays bounded over a long answer', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     for (let i = 1; i <= 1000; i++) p.audioSent('item_a', 160, i);
     expect(p.pendingMarks).toBe(1000);
     expect(p.markEchoed('1.1:item_a:40', 100)).toBe(true); // marks 1 and 2 are passed too
@@ -99,7 +138,7 @@ describe('Playback pending marks', () => {
   });
 
   it('stops adding marks beyond the bound (the next mark covers the audio), and ignores unknown names', () => {
-    const p = new Playback();
+    const p = new Playback(0);
     let named = 0;
     for (let i = 1; i <= 20_000; i++) if (p.audioSent('item_a', 160, i) !== null) named++;
     expect(named).toBe(MAX_PENDING_MARKS);
@@ -124,7 +163,7 @@ describe('Playback under a flood of unknown marks', () => {
     const flood = (pending: number): number => {
       let best = Infinity;
       for (let run = 0; run < 5; run++) {
-        const p = new Playback();
+        const p = new Playback(0);
         for (let i = 1; i <= pending; i++) p.audioSent('item_a', 160, i);
         const started = performance.now();
         for (const name of foreign) p.markEchoed(name, 0);
