@@ -31,7 +31,8 @@ const SUMMARIES: Record<string, string> = {
   'fromTwilio.dtmf': 'A key the caller pressed (published as a `dtmf` call event).',
   'fromTwilio.stop': 'The stream ended (the caller hung up): the call ends with reason `caller-hung-up`.',
   'toTwilio.media': "The assistant's audio, mu-law 8 kHz, base64, queued by Twilio and played in order.",
-  'toTwilio.mark': 'Sent after each audio chunk, named `{generation}:{itemId}:{ms of that item sent so far}`, so its echo says what the caller heard.',
+  'toTwilio.mark':
+    'Sent after the audio chunk that completes 100 ms since the last mark, and after the last audio of a response; named `{generation}.{seq}:{itemId}:{ms of that item sent so far}`, so its echo says what the caller heard.',
   'toTwilio.clear': "The caller talked over the assistant: empties Twilio's playback buffer at once.",
   'call.started': 'A media stream started: who calls whom, and the engine, model and voice of the call.',
   'call.ended': 'The call is over: why (reason, and detail when it failed), how long, frames, barge-ins, reconnects.',

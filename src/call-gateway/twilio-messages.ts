@@ -81,8 +81,9 @@ export interface TwilioOutboundMedia {
   media: { payload: string };
 }
 /**
- * Sent after each audio chunk; Twilio echoes it when playback reaches it. Named
- * `{generation}:{itemId}:{cumulative ms of that item sent}`, so an echo says what the caller heard.
+ * Sent after the chunk that completes 100 ms of audio since the last mark, and after a response's
+ * last audio; Twilio echoes it when playback reaches it. Named
+ * `{generation}.{seq}:{itemId}:{cumulative ms of that item sent}`, so an echo says what the caller heard.
  */
 export interface TwilioOutboundMark {
   event: 'mark';
