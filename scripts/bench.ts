@@ -365,6 +365,8 @@ const AB_FIGURES: Array<[string, (r: LoadResult) => number, number]> = [
   ['RSS per call KB', (r) => r.rssPerCallKb, 0],
   ['live memory per call KB', (r) => r.liveMemoryPerCallKb, 0],
   ['frames lost (in + out)', (r) => r.framesIn.lost + r.framesOut.lost, 0],
+  ['clear after the barge-in p50 ms', (r) => r.clearLatencyMs.p50, 2],
+  ['truncation error max ms', (r) => r.truncationErrorMs.max, 0],
   ['server loop delay p99 ms', (r) => r.serverLoop?.delayP99Ms ?? NaN, 1],
   ['server loop delay max ms', (r) => r.serverLoop?.delayMaxMs ?? NaN, 1],
   ['server GC ms per s', (r) => r.serverLoop?.gcMsPerSecond ?? NaN, 1],
