@@ -275,4 +275,25 @@ describe('developer tools', () => {
     }
     expect(existsSync(join(out, 'latest.json'))).toBe(true);
   });
+
+  it('npm run bench -- --against DIR compares two builds under one load generator and prints the ratios', { timeout: 180_000 }, async () => {
+    const out = join(tmp, 'bench-ab');
+    // This checkout against itself: the mode, not the numbers, is under test.
+    const args = [join(TOOLS, 'bench.js'), '--calls', '2', '--duration', '2', '--against', '.', '--rounds', '2', '--out', out];
+    const bench = await run(process.execPath, args, 170_000);
+    expect(bench.code, bench.out).toBe(0);
+    expect(bench.out).toMatch(/2 calls, round 1: CPU A [\d.]+ \/ B [\d.]+ ms\/call-s/);
+    expect(bench.out).toMatch(/2 calls, round 2: /);
+    expect(bench.out).toMatch(/^\| 2 \| server CPU ms per call-s \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/m);
+    expect(bench.out).toMatch(/^\| 2 \| server loop delay p99 ms \| [\d.]+ \| [\d.]+ \|/m);
+    const file = readdirSync(out).find((f) => /^bench-ab-.*\.json$/.test(f));
+    expect(file).toBeDefined();
+    const json = JSON.parse(readFileSync(join(out, file!), 'utf8'));
+    expect(json.runs.map((r: { round: number }) => r.round)).toEqual([1, 2]);
+    for (const { a, b } of json.runs) for (const r of [a, b]) expect(r.connected).toBe(2);
+    // A checkout that was never built is named, with what to do.
+    const unbuilt = await run(process.execPath, [join(TOOLS, 'bench.js'), '--against', tmp], 30_000);
+    expect(unbuilt.code).not.toBe(0);
+    expect(unbuilt.out).toMatch(/dist\/main\.js not found: build that checkout first/);
+  });
 });
