@@ -97,13 +97,17 @@ export class MediaStream {
     const raw = (this.socket as unknown as { _socket?: { cork?(): void; uncork?(): void } })._socket;
     raw?.cork?.();
     this.socket.send(this.mediaPrefix + JSON.stringify(base64) + '}}');
-    if (mark !== null) this.socket.send(this.markPrefix + JSON.stringify(mark) + '}}');
+    if (mark !== null) this.socket.send(this.markMessage(mark));
     raw?.uncork?.();
   }
 
   /** A mark on its own (the end of a response's audio): Twilio echoes it when playback reaches it. */
   sendMark(name: string): void {
-    if (this.writable()) this.socket.send(this.markPrefix + JSON.stringify(name) + '}}');
+    if (this.writable()) this.socket.send(this.markMessage(name));
+  }
+
+  private markMessage(name: string): string {
+    return this.markPrefix + JSON.stringify(name) + '}}';
   }
 
   /** Empties Twilio's playback buffer at once. */

@@ -15,8 +15,8 @@
  * A mark goes out after at most every MARK_INTERVAL_MS of audio, not after every chunk, and one at
  * the end of each response's audio (`endMark`): between marks the position is extrapolated anyway,
  * and every mark costs a message each way on the Twilio socket. With the service's 20 ms chunks a
- * mark per chunk was half the messages Twilio sent us (bench, 100 calls: one per 100 ms is 0.92× the
- * server CPU and 0.7× the relay p99). Pure logic, no I/O; time is passed in.
+ * mark per chunk was half the messages Twilio sent us (docs/benchmarks.md, "Final": with this the call
+ * core went from 1.05–1.14× the previous build's CPU to 0.86–0.98×). Pure logic, no I/O; time is passed in.
  */
 
 /** mu-law 8 kHz: 8 bytes per millisecond. */

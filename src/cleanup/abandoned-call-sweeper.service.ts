@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
+import { cancelInterval, scheduleInterval } from './scheduled-interval';
 import { CallRecorder } from '../records/call-recorder.service';
 import { RecordWriter } from '../records/record-writer.service';
 import { RecordsRepository } from '../records/records.repository';
@@ -30,14 +31,12 @@ export class AbandonedCallSweeper implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     if (!this.store.enabled) return;
-    const timer = setInterval(() => void this.sweep(), (this.config.RECORDS_LIVE_TIMEOUT_S * 1000) / 3);
-    timer.unref();
-    this.scheduler.addInterval(SWEEP_JOB, timer);
+    scheduleInterval(this.scheduler, SWEEP_JOB, (this.config.RECORDS_LIVE_TIMEOUT_S * 1000) / 3, () => this.sweep());
     this.store.whenOpen(() => void this.sweep());
   }
 
   onModuleDestroy(): void {
-    if (this.scheduler.doesExist('interval', SWEEP_JOB)) this.scheduler.deleteInterval(SWEEP_JOB);
+    cancelInterval(this.scheduler, SWEEP_JOB);
   }
 
   /** One pass; returns the SIDs it ended (never throws: a failure is logged and tried again next pass). */

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
+import { cancelInterval, scheduleInterval } from './scheduled-interval';
 import { RecordsRepository } from '../records/records.repository';
 import { RecordsStore } from '../records/records-store.service';
 
@@ -25,14 +26,12 @@ export class RecordRetention implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     if (!this.store.enabled || this.config.CALL_RETENTION_DAYS === 0) return;
-    const timer = setInterval(() => void this.sweep(), RETENTION_INTERVAL_MS);
-    timer.unref();
-    this.scheduler.addInterval(RETENTION_JOB, timer);
+    scheduleInterval(this.scheduler, RETENTION_JOB, RETENTION_INTERVAL_MS, () => this.sweep());
     this.store.whenOpen(() => void this.sweep());
   }
 
   onModuleDestroy(): void {
-    if (this.scheduler.doesExist('interval', RETENTION_JOB)) this.scheduler.deleteInterval(RETENTION_JOB);
+    cancelInterval(this.scheduler, RETENTION_JOB);
   }
 
   /** One pass; returns how many calls were deleted (never throws: a failure is logged and retried next hour). */

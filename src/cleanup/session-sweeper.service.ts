@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
+import { cancelInterval, scheduleInterval } from './scheduled-interval';
 import type { CallEndReason } from '../call-gateway/call-events';
 import { CallRegistry } from '../call-gateway/call-registry.service';
 
@@ -10,7 +11,6 @@ const SWEEP_JOB = 'session-sweeper';
  * Ends calls that are stale: no caller audio for MEDIA_IDLE_TIMEOUT_S, longer than
  * MAX_CALL_DURATION_S, or whose model connection is gone and not being restored; and closes
  * pre-dialled connections nobody adopted.
- * Registered with SchedulerRegistry (not @Interval) so the period comes from configuration.
  */
 @Injectable()
 export class SessionSweeper implements OnModuleInit, OnModuleDestroy {
@@ -23,13 +23,11 @@ export class SessionSweeper implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    const timer = setInterval(() => this.sweep(), this.config.SWEEP_INTERVAL_MS);
-    timer.unref();
-    this.scheduler.addInterval(SWEEP_JOB, timer);
+    scheduleInterval(this.scheduler, SWEEP_JOB, this.config.SWEEP_INTERVAL_MS, () => this.sweep());
   }
 
   onModuleDestroy(): void {
-    if (this.scheduler.doesExist('interval', SWEEP_JOB)) this.scheduler.deleteInterval(SWEEP_JOB);
+    cancelInterval(this.scheduler, SWEEP_JOB);
   }
 
   /** One pass; returns what it swept (for tests and logs). */

@@ -77,3 +77,31 @@ export class FakeSession implements VoiceSession {
     done?.();
   }
 }
+
+/** A listener that records every event of the seam as [name, ...args], in order (engine unit tests). */
+export function recordingListener(): { listener: VoiceSessionListener; calls: [string, ...unknown[]][] } {
+  const calls: [string, ...unknown[]][] = [];
+  const record =
+    (name: string) =>
+    (...args: unknown[]) =>
+      void calls.push([name, ...args]);
+  const listener: VoiceSessionListener = {
+    onReady: record('ready'),
+    onAudio: record('audio'),
+    onTranscriptDelta: record('delta'),
+    onTranscriptDone: record('done'),
+    onConversationItem: record('item'),
+    onItemHeard: record('heard'),
+    onSpeechStarted: record('speechStarted'),
+    onSpeechStopped: record('speechStopped'),
+    onResponseStarted: record('started'),
+    onResponseDone: record('responseDone'),
+    onUsage: record('usage'),
+    onToolCall: record('toolCall'),
+    onRequestRefused: record('refused'),
+    onError: record('error'),
+    onClosed: record('closed'),
+    onFault: record('fault'),
+  };
+  return { listener, calls };
+}

@@ -1,6 +1,7 @@
 import type { ClientEvent, ServerEvent } from 'openai/resources/live/live';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ContextItem, VoiceSessionListener } from '../voice-engine';
+import { recordingListener } from '../../../test/support/fake-voice-session';
+import type { ContextItem } from '../voice-engine';
 import {
   ASSISTANT_TURN_GAP_MS,
   CLIENT_DELEGATION_NOTE,
@@ -17,29 +18,7 @@ const LOUD_FRAME = Buffer.alloc(160, 0x10).toString('base64');
 const QUIET_FRAME = Buffer.alloc(160, 0xff).toString('base64');
 
 function setup(delegation: 'responses' | 'client' = 'responses', known: string[] = []) {
-  const calls: unknown[][] = [];
-  const record =
-    (name: string) =>
-    (...args: unknown[]) =>
-      void calls.push([name, ...args]);
-  const listener: VoiceSessionListener = {
-    onReady: record('ready'),
-    onAudio: record('audio'),
-    onTranscriptDelta: record('delta'),
-    onTranscriptDone: record('done'),
-    onConversationItem: record('item'),
-    onItemHeard: record('heard'),
-    onSpeechStarted: record('speechStarted'),
-    onSpeechStopped: record('speechStopped'),
-    onResponseStarted: record('started'),
-    onResponseDone: record('responseDone'),
-    onUsage: record('usage'),
-    onToolCall: record('toolCall'),
-    onRequestRefused: record('refused'),
-    onError: record('error'),
-    onClosed: record('closed'),
-    onFault: record('fault'),
-  };
+  const { listener, calls } = recordingListener();
   const sent: ClientEvent[] = [];
   const conversation = new LiveConversation(
     { idPrefix: 'lv', model: 'gpt-live-1.1', responsesModel: 'gpt-5.4-mini', delegation, silenceMs: 500 },

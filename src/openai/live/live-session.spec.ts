@@ -4,7 +4,8 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { loadAppConfig } from '../../config/app-config';
-import type { SessionSpec, VoiceSessionListener } from '../voice-engine';
+import { recordingListener } from '../../../test/support/fake-voice-session';
+import type { SessionSpec } from '../voice-engine';
 import { CLOSE_WAIT_MS, LiveSession, MAX_QUEUED } from './live-session';
 
 const { FakeSocket } = vi.hoisted(() => {
@@ -94,29 +95,7 @@ const SPEC: SessionSpec = {
 };
 
 function setup(opts: { attach?: boolean } = {}) {
-  const calls: [string, ...unknown[]][] = [];
-  const record =
-    (name: string) =>
-    (...args: unknown[]) =>
-      void calls.push([name, ...args]);
-  const listener: VoiceSessionListener = {
-    onReady: record('ready'),
-    onAudio: record('audio'),
-    onTranscriptDelta: record('delta'),
-    onTranscriptDone: record('done'),
-    onConversationItem: record('item'),
-    onItemHeard: record('heard'),
-    onSpeechStarted: record('speechStarted'),
-    onSpeechStopped: record('speechStopped'),
-    onResponseStarted: record('started'),
-    onResponseDone: record('responseDone'),
-    onUsage: record('usage'),
-    onToolCall: record('toolCall'),
-    onRequestRefused: record('refused'),
-    onError: record('error'),
-    onClosed: record('closed'),
-    onFault: record('fault'),
-  };
+  const { listener, calls } = recordingListener();
   const session = new LiveSession({ ...SPEC }, loadAppConfig({}), { url: 'ws://127.0.0.1:1/v1/live/sessions', apiKey: 'sk-test', handshakeTimeoutMs: 1000 });
   const socket: FakeSocket = FakeSocket.instances.at(-1)!;
   if (opts.attach !== false) session.attach(listener);
