@@ -1,8 +1,12 @@
 // A database that is down or stalls changes nothing for the caller: the call goes on and ends as
 // usual, the writes are counted as failed, /health says degraded (not down). Real sockets only:
 // the database is a TCP server on loopback that never answers or refuses, or a proxy in front of
-// the machine's PostgreSQL that stalls or drops mid-call (when DATABASE_URL is set).
+// the machine's PostgreSQL that stalls or drops mid-call (when DATABASE_URL is set), or the embedded
+// database's own process crashing (SIGSEGV) mid-call.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, vi } from 'vitest';
 import { expect, test, type PlacedCall } from './support/fixture';
 import { scrape, valueOf } from './support/metrics-client';
@@ -138,5 +142,72 @@ describe.runIf(process.env.DATABASE_URL)('PostgreSQL that fails mid-call', () =>
     else proxy.down();
     await talkAndHangUp(placed, 20);
     await expectWritesFailedAndDegraded(app);
+  });
+});
+
+/** This process's children running the embedded database (the app runs in the test's process). */
+function embeddedDatabasePids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command name (which may hold spaces): state, then the parent's pid.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('PGlite')) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+describe.runIf(process.platform === 'linux')('the embedded database crashes', () => {
+  test('a crash of the database process mid-call: the call goes on, the database is reopened, and both calls are recorded in full', async ({
+    startApp,
+    placeCall,
+  }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'records-crash-'));
+    try {
+      const app = await startApp({ RECORDS: 'on', DATA_DIR: dir, RECORDS_FLUSH_MS: '20' });
+      const [pid] = embeddedDatabasePids();
+      expect(pid).toBeGreaterThan(0);
+      const first = await placeCall(app);
+      await vi.waitFor(async () => expect((await fetch(`${app.httpUrl}/calls/${first.callSid}`, { headers: operatorHeaders(app) })).status).toBe(200), {
+        timeout: 5000,
+        interval: 50,
+      });
+
+      // What a fault in V8's WebAssembly engine does to the database's process (nodejs/node#64500).
+      process.kill(pid, 'SIGSEGV');
+      await talkAndHangUp(first, 30);
+      const second = await placeCall(app);
+      await talkAndHangUp(second, 40);
+
+      // Another process has the same data: the first call's row from before the crash is still
+      // there, and what both calls did after it was written, not lost.
+      const after = embeddedDatabasePids();
+      expect(after).toHaveLength(1);
+      expect(after[0]).not.toBe(pid);
+      for (const { callSid } of [first, second]) {
+        await vi.waitFor(
+          async () => {
+            const res = await fetch(`${app.httpUrl}/calls/${callSid}`, { headers: operatorHeaders(app) });
+            expect(res.status).toBe(200);
+            const record: any = await res.json();
+            expect(record).toMatchObject({ endedAt: expect.any(String), endReason: 'caller-hung-up' });
+            expect(record.transcript.map((t: { text: string }) => t.text)).toContain('All good on the line.');
+          },
+          { timeout: 15_000, interval: 100 },
+        );
+      }
+      const metrics = await scrape(app);
+      expect(valueOf(metrics, 'voice_agent_record_writes_total', { outcome: 'failed' }) ?? 0).toBe(0);
+      expect(valueOf(metrics, 'voice_agent_record_writes_total', { outcome: 'dropped' }) ?? 0).toBe(0);
+      const health: any = await (await fetch(`${app.httpUrl}/health`, { headers: operatorHeaders(app) })).json();
+      expect(health.details.database).toMatchObject({ status: 'up', state: 'open' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -39,7 +39,7 @@ export class RecordWriter {
     private readonly metrics: RecordsMetrics,
   ) {
     this.queue = new RecordWriteQueue<RecordWrite>(
-      (batch) => RecordsRepository.applyBatch(this.store.db, batch),
+      async (batch) => RecordsRepository.applyBatch(await this.store.ready(), batch),
       {
         maxSize: config.RECORDS_QUEUE_MAX,
         flushIntervalMs: config.RECORDS_FLUSH_MS,

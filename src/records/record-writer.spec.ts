@@ -22,7 +22,8 @@ const write = (seq: number): RecordWrite => ({
 function setup() {
   const registry = new Registry();
   const metrics = new RecordsMetrics({ registry } as MetricsService);
-  const store = { enabled: true, db: {} as RecordsDb } as RecordsStore;
+  const db = {} as RecordsDb;
+  const store = { enabled: true, db, ready: async () => db } as RecordsStore;
   const config = loadAppConfig({ RECORDS_QUEUE_MAX: '100', RECORDS_FLUSH_MS: String(FLUSH_MS), RECORDS_WRITE_TIMEOUT_MS: String(TIMEOUT_MS) });
   const database = { stalled: false, written: 0 };
   vi.spyOn(RecordsRepository, 'applyBatch').mockImplementation(async (_db, batch) => {

@@ -8,7 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
-import { PgliteWorkerClient } from './pglite-worker-client';
+import { PgliteProcessClient, type EmbeddedDatabaseLostError } from './pglite-process-client';
 import { recordsSchema } from './records.schema';
 
 /** The versioned migrations (drizzle-kit's folder): two levels up from both src/records/ and dist/records/. */
@@ -36,10 +36,14 @@ export interface DatabaseOptions {
 export class RecordsDatabase {
   private static readonly logger = new Logger('RecordsDatabase');
 
+  private lostListener: ((err: EmbeddedDatabaseLostError) => void) | undefined;
+
   private constructor(
     readonly db: RecordsDb,
     readonly kind: DatabaseKind,
     private readonly release: () => Promise<void>,
+    /** The embedded database's process (undefined for PostgreSQL). */
+    readonly pid?: number,
   ) {}
 
   static async open(options: DatabaseOptions): Promise<RecordsDatabase> {
@@ -69,8 +73,8 @@ export class RecordsDatabase {
     }
     const memory = options.dataDir === 'memory://';
     if (!memory) mkdirSync(resolve(options.dataDir), { recursive: true });
-    // On its own thread: see PgliteWorkerClient. Drizzle's PGlite driver needs only query and transaction.
-    const client = await PgliteWorkerClient.start(memory ? undefined : resolve(options.dataDir));
+    // In its own process: see PgliteProcessClient. Drizzle's PGlite driver needs only query and transaction.
+    const client = await PgliteProcessClient.start(memory ? undefined : resolve(options.dataDir));
     const db = drizzlePglite({ client: client as unknown as PGlite, schema: recordsSchema });
     try {
       await migratePglite(db, { migrationsFolder: MIGRATIONS_DIR, migrationsSchema });
@@ -78,7 +82,17 @@ export class RecordsDatabase {
       await client.close().catch(() => undefined);
       throw err;
     }
-    return new RecordsDatabase(db, 'pglite', () => client.close());
+    const database = new RecordsDatabase(db, 'pglite', () => client.close(), client.pid);
+    client.onLost((err) => database.lostListener?.(err));
+    return database;
+  }
+
+  /**
+   * `listener` hears once that the database is gone for good and must be opened again: the embedded
+   * database's process ended (a crash). PostgreSQL never does: its pool reconnects by itself.
+   */
+  onLost(listener: (err: EmbeddedDatabaseLostError) => void): void {
+    this.lostListener = listener;
   }
 
   async close(): Promise<void> {

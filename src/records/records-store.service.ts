@@ -1,13 +1,19 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { EmbeddedDatabaseLostError } from './pglite-process-client';
 import { RecordsDatabase, type DatabaseKind, type DatabaseOptions, type RecordsDb } from './records-database';
 
-/** disabled = RECORDS=off; opening = first attempt running; open; unavailable = not open, retrying in the background. */
+/**
+ * disabled = RECORDS=off; opening = opening at start-up or after a crash of the embedded database
+ * (writes wait for it); open; unavailable = not open, retrying in the background (writes fail at once).
+ */
 export type StoreState = 'disabled' | 'opening' | 'open' | 'unavailable' | 'closed';
 
 /** How long start-up waits for the database before going on without it (calls never wait for it). */
 const OPEN_WAIT_MS = 15_000;
 const REOPEN_DELAY_MS = 5_000;
+/** Opening attempts in a row that may end in a crash of the embedded database before waiting REOPEN_DELAY_MS. */
+const CRASHED_OPEN_ATTEMPTS = 3;
 
 export class StoreUnavailableError extends Error {
   constructor(state: StoreState) {
@@ -48,6 +54,12 @@ export class RecordsStore implements OnModuleInit, OnApplicationShutdown {
     return this.database.db;
   }
 
+  /** The open database; while it is being opened (start-up, or reopening after a crash) waits for that first. */
+  async ready(): Promise<RecordsDb> {
+    if (this.state === 'opening') await this.opening;
+    return this.db;
+  }
+
   /** Runs `listener` once the database is open (now, if it already is). */
   whenOpen(listener: () => void): void {
     if (this.state === 'open') listener();
@@ -82,8 +94,9 @@ export class RecordsStore implements OnModuleInit, OnApplicationShutdown {
 
   private async tryOpen(): Promise<void> {
     try {
-      const database = await RecordsDatabase.open(this.options());
+      const database = await this.openDatabase();
       if (this.state === 'closed') return void (await database.close());
+      database.onLost((err) => this.onLost(database, err));
       this.database = database;
       this.state = 'open';
       this.lastError = null;
@@ -99,6 +112,31 @@ export class RecordsStore implements OnModuleInit, OnApplicationShutdown {
       this.retryTimer = setTimeout(() => (this.opening = this.tryOpen()), REOPEN_DELAY_MS);
       this.retryTimer.unref();
     }
+  }
+
+  /**
+   * The embedded database's process can crash while it compiles or runs PostgreSQL's WebAssembly (a
+   * V8 fault under load, nodejs/node#64500): such a start is tried again at once, not 5 s later.
+   */
+  private async openDatabase(): Promise<RecordsDatabase> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RecordsDatabase.open(this.options());
+      } catch (err) {
+        if (!(err instanceof EmbeddedDatabaseLostError) || attempt >= CRASHED_OPEN_ATTEMPTS || this.state === 'closed') throw err;
+        this.logger.warn({ err }, 'the embedded database crashed while opening; trying again');
+      }
+    }
+  }
+
+  /** The open database went away for good (its process crashed): calls go on, the records reopen it. */
+  private onLost(database: RecordsDatabase, err: EmbeddedDatabaseLostError): void {
+    if (this.database !== database || this.state !== 'open') return;
+    this.logger.error({ err }, 'the call-records database crashed; reopening it (calls go on, writes meanwhile are retried)');
+    this.database = null;
+    this.state = 'opening';
+    this.lastError = err.message;
+    this.opening = this.tryOpen();
   }
 
   /** After every other module's shutdown hooks that may still write (see RecordWriter). */
