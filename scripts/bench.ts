@@ -2,9 +2,9 @@
 // (node dist/main.js) and a load generator in another (bench-load.ts: the Realtime emulator — or,
 // with `-- --engine live`, the GPT-Live emulator and VOICE_ENGINE=live — plus
 // N simulated Twilio calls, 20 ms frames both ways in real time), measures one window of steady
-// two-way audio, and reports server CPU and memory (from /proc/<pid>), relay latency added in
-// each direction, frames lost, start-to-first-audio with a 300 ms model handshake (pre-dial),
-// barge-in clear latency and truncation error. Prints a markdown table and writes JSON to
+// two-way audio, and reports server CPU and memory (from /proc: the server and its child, the
+// embedded database), relay latency added in each direction, frames lost, start-to-first-audio with
+// a 300 ms model handshake (pre-dial), barge-in clear latency and truncation error. Prints a markdown table and writes JSON to
 // bench-results/. Targets are reported, never asserted: the numbers depend on the machine.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -1,7 +1,7 @@
 // Runs the real server (`node dist/main.js`, built by `npm run build`) in a child process on a
-// free port, as a user would run it, and reads its CPU time and memory from /proc.
+// free port, as a user would run it, and reads its CPU time and memory from /proc (its own and its children's: the embedded database).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -120,24 +120,66 @@ export async function startServer(env: Record<string, string>, opts: StartServer
 const CLOCK_TICKS = 100;
 
 /** CPU time (ms, all threads) a process has used in user and kernel mode, from /proc/<pid>/stat (10 ms resolution). */
+/**
+ * User and system CPU time (ms) of a process; for a pid, together with its live descendants (the
+ * server's embedded database runs in a child process, and its work is the server's work).
+ */
 export function cpuTimes(pid: number | 'self'): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may contain spaces: fields are counted after its closing paren.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS, system: (Number(fields[12]) * 1000) / CLOCK_TICKS };
+  let user = 0;
+  let system = 0;
+  for (const p of pid === 'self' ? ['self' as const] : processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      // The command name (field 2) may contain spaces: fields are counted after its closing paren.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      user += (Number(fields[11]) * 1000) / CLOCK_TICKS;
+      system += (Number(fields[12]) * 1000) / CLOCK_TICKS;
+    } catch {
+      // a child that ended meanwhile
+    }
+  }
+  return { user, system };
 }
 
-/** User + system CPU time (ms) a process has used. */
+/** User + system CPU time (ms) a process has used (with its live descendants, for a pid). */
 export function cpuTimeMs(pid: number | 'self'): number {
   const { user, system } = cpuTimes(pid);
   return user + system;
 }
 
-/** Resident set size in KB, from /proc/<pid>/status. */
+/** Resident set size in KB, from /proc/<pid>/status (with its live descendants, for a pid). */
 export function rssKb(pid: number | 'self'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  return match ? Number(match[1]) : NaN;
+  let total = 0;
+  for (const p of pid === 'self' ? ['self' as const] : processTree(pid)) {
+    try {
+      const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      total += match ? Number(match[1]) : NaN;
+    } catch {
+      // a child that ended meanwhile
+    }
+  }
+  return total;
+}
+
+/** `pid` and its live descendants, from /proc/<pid>/task/<tid>/children. */
+function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${tree[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${tree[i]}/task/${tid}/children`, 'utf8').split(' ')) if (child) tree.push(Number(child));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return tree;
 }
 
 export function hasProc(): boolean {
