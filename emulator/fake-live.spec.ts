@@ -232,12 +232,15 @@ describe('FakeLiveServer', () => {
     await peer.next('session.output_audio.delta');
     const loud = Buffer.alloc(160, 0x10).toString('base64');
     await new Promise((resolve) => setTimeout(resolve, 150));
+    // Time spoken is compared with the time until the caller talked, not with the wait after it
+    // (which a loaded machine stretches while the cut model rightly sends nothing).
+    const elapsedAtCut = performance.now() - t0;
     for (let i = 0; i < 5; i++) peer.send({ type: 'session.input_audio.append', audio: loud });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const audio = peer.log.items.filter((m) => m.type === 'session.output_audio.delta');
     const sentMs = audio.reduce((sum, m) => sum + Buffer.from(m.delta, 'base64').length / 8, 0);
-    // Faster than real time, and cut short: far less than the whole greeting, far more than the time elapsed.
-    expect(sentMs).toBeGreaterThan(performance.now() - t0);
+    // Faster than real time: more audio than the time it took.
+    expect(sentMs).toBeGreaterThan(elapsedAtCut);
     expect(server.connections[0].isSpeaking).toBe(false);
   });
 });
