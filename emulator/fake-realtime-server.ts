@@ -614,7 +614,7 @@ export class FakeRealtimeConnection {
       case 'conversation.item.retrieve': {
         const record = this.items.get(event.item_id);
         if (!record) return this.itemNotFound(event.item_id, event.event_id);
-        return this.emit({ type: 'conversation.item.retrieved', item: record.item });
+        return this.emit({ type: 'conversation.item.retrieved', item: this.withKeptAudio(record) });
       }
       case 'response.create':
         // Responses are scripted by the test; the fake only enforces one at a time.
@@ -854,6 +854,19 @@ export class FakeRealtimeConnection {
   }
 
   // ---- helpers ----
+
+  /**
+   * As the service answers a retrieve: an assistant item's audio part carries its kept audio
+   * (base64, up to the truncation point). The fake does not keep the bytes it streamed, so it sends
+   * μ-law silence of the same length: what a client sees of it is its size.
+   */
+  private withKeptAudio(record: ItemRecord): ConversationItem {
+    const item = record.item;
+    if (item.type !== 'message' || item.role !== 'assistant' || record.audioBytes === 0) return item;
+    const keptBytes = Math.min(record.audioBytes, (record.truncatedMs ?? Infinity) * record.bytesPerMs);
+    const audio = Buffer.alloc(keptBytes, 0xff).toString('base64');
+    return { ...item, content: item.content.map((part, i) => (i === 0 && part.type === 'output_audio' ? { ...part, audio } : part)) };
+  }
 
   // Keeps the share of the transcript that the kept audio spoke (text and audio advance together).
   private cutTranscript(record: ItemRecord): void {

@@ -14,6 +14,14 @@ const MAX_QUEUED = 500;
 const MAX_EARLY_EVENTS = 100;
 /** No legitimate Realtime event is anywhere near this; a bigger frame is refused by ws before it is parsed. */
 export const REALTIME_MAX_PAYLOAD = 1024 * 1024;
+
+/**
+ * `conversation.item.retrieved` carries the item's kept audio as well as its transcript: base64
+ * μ-law, ~10.7 KB per second heard. Past this much heard audio the answer would not fit in
+ * REALTIME_MAX_PAYLOAD (with a quarter left for the transcript and the JSON) and the refused frame
+ * would cost a reconnect, so a longer cut is not asked back (≈ 73 s).
+ */
+export const RETRIEVE_MAX_HEARD_MS = Math.floor((REALTIME_MAX_PAYLOAD * 0.75) / ((8 * 4) / 3));
 /** Response requests remembered so a refusal (which names the event_id) finds its request. */
 const MAX_REQUESTS_TRACKED = 32;
 
@@ -115,8 +123,9 @@ export class RealtimeSession implements VoiceSession {
 
   truncate(itemId: string, audioEndMs: number): void {
     this.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs });
-    // The service deletes the unheard part of the transcript; ask for what is left, for replays.
-    this.send({ type: 'conversation.item.retrieve', item_id: itemId });
+    // The service deletes the unheard part of the transcript; ask for what is left, for replays
+    // (unless the answer, audio included, would not fit in a frame: the replay's estimate stays).
+    if (audioEndMs <= RETRIEVE_MAX_HEARD_MS) this.send({ type: 'conversation.item.retrieve', item_id: itemId });
   }
 
   sendToolResult(callId: string, output: string): void {
