@@ -1,6 +1,7 @@
 // The embedded database in its own process: statements and transactions round-trip, a crash of
 // that process fails what was pending and is reported once (this process lives on), an idle
 // client keeps nothing alive, and close() ends even a process that no longer answers.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedDatabaseLostError, PgliteProcessClient } from './pglite-process-client';
 
@@ -50,6 +51,28 @@ describe('PgliteProcessClient', () => {
     expect(alive(pid)).toBe(false);
     await expect(client.query('select 1')).rejects.toThrow(/closed|ended/);
   });
+
+  it.runIf(process.platform === 'linux')(
+    "gives the database process none of the server's secrets: its environment holds only PATH, HOME, TMPDIR, TZ and the locale",
+    async () => {
+      const saved = { OPENAI_API_KEY: process.env.OPENAI_API_KEY, TWILIO_AUTH_TOKEN: process.env.TWILIO_AUTH_TOKEN };
+      process.env.OPENAI_API_KEY = 'sk-secret-for-this-test-0123456789';
+      process.env.TWILIO_AUTH_TOKEN = 'twilio-secret-for-this-test';
+      try {
+        const client = await start();
+        const environ = readFileSync(`/proc/${client.pid}/environ`, 'utf8').split('\0').filter(Boolean);
+        const names = environ.map((entry) => entry.slice(0, entry.indexOf('=')));
+        expect(environ.join('\n')).not.toMatch(/secret-for-this-test/);
+        for (const name of names)
+          expect(['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE']).toContain(name);
+      } finally {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      }
+    },
+  );
 
   it('a crash of the database process fails the pending statement, is reported once, and leaves this process running', async () => {
     const client = await start();

@@ -78,6 +78,15 @@ export class EmbeddedDatabaseLostError extends Error {
   }
 }
 
+/** What the database process gets of the server's environment: where things are and the locale. */
+const INHERITED_VARIABLES = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'SystemRoot'];
+
+function childEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of INHERITED_VARIABLES) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}
+
 /** How long close() waits for the database to close, and then for the process to exit, before killing it. */
 const EXIT_WAIT_MS = 2_000;
 
@@ -130,9 +139,14 @@ export class PgliteProcessClient implements PgliteLikeClient {
   /** Starts the process and opens the database in `dataDir` (in memory when undefined). */
   static async start(dataDir: string | undefined): Promise<PgliteProcessClient> {
     const pglite = createRequire(join(__dirname, 'records-database.js')).resolve('@electric-sql/pglite');
-    // The same Node as the server, without its flags (inspector, loaders); structured clone keeps
-    // dates and buffers in parameters and rows as they are.
-    const child = spawn(process.execPath, ['-e', PROCESS_SOURCE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    // The same Node as the server, without its flags (inspector, loaders) and without its
+    // environment (the OpenAI key, the Twilio token, NODE_OPTIONS): the database needs none of it.
+    // Structured clone keeps dates and buffers in parameters and rows as they are.
+    const child = spawn(process.execPath, ['-e', PROCESS_SOURCE], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+      env: childEnvironment(),
+    });
     const client = new PgliteProcessClient(child);
     try {
       await client.call({ op: 'open', pglite, dataDir });
