@@ -37,13 +37,13 @@ export class RecordsDatabase {
   private static readonly logger = new Logger('RecordsDatabase');
 
   private lostListener: ((err: EmbeddedDatabaseLostError) => void) | undefined;
+  /** A loss that came before anyone listened, handed to the listener when it comes. */
+  private lost: EmbeddedDatabaseLostError | undefined;
 
   private constructor(
     readonly db: RecordsDb,
     readonly kind: DatabaseKind,
     private readonly release: () => Promise<void>,
-    /** The embedded database's process (undefined for PostgreSQL). */
-    readonly pid?: number,
   ) {}
 
   static async open(options: DatabaseOptions): Promise<RecordsDatabase> {
@@ -82,8 +82,11 @@ export class RecordsDatabase {
       await client.close().catch(() => undefined);
       throw err;
     }
-    const database = new RecordsDatabase(db, 'pglite', () => client.close(), client.pid);
-    client.onLost((err) => database.lostListener?.(err));
+    const database = new RecordsDatabase(db, 'pglite', () => client.close());
+    client.onLost((err) => {
+      database.lost = err;
+      database.lostListener?.(err);
+    });
     return database;
   }
 
@@ -93,6 +96,7 @@ export class RecordsDatabase {
    */
   onLost(listener: (err: EmbeddedDatabaseLostError) => void): void {
     this.lostListener = listener;
+    if (this.lost) listener(this.lost);
   }
 
   async close(): Promise<void> {

@@ -96,7 +96,6 @@ export class RecordsStore implements OnModuleInit, OnApplicationShutdown {
     try {
       const database = await this.openDatabase();
       if (this.state === 'closed') return void (await database.close());
-      database.onLost((err) => this.onLost(database, err));
       this.database = database;
       this.state = 'open';
       this.lastError = null;
@@ -104,6 +103,8 @@ export class RecordsStore implements OnModuleInit, OnApplicationShutdown {
         this.kind === 'postgres' ? 'call records: PostgreSQL (DATABASE_URL), migrations applied' : `call records: embedded database in ${this.config.DATA_DIR}`,
       );
       for (const listener of this.openedListeners.splice(0)) listener();
+      // Last: a loss that already happened reopens from here.
+      database.onLost((err) => this.onLost(database, err));
     } catch (err) {
       if (this.state === 'closed') return;
       if (this.state !== 'unavailable') this.logger.warn({ err }, `call records database unavailable; retrying every ${REOPEN_DELAY_MS / 1000} s`);
@@ -132,7 +133,7 @@ export class RecordsStore implements OnModuleInit, OnApplicationShutdown {
   /** The open database went away for good (its process crashed): calls go on, the records reopen it. */
   private onLost(database: RecordsDatabase, err: EmbeddedDatabaseLostError): void {
     if (this.database !== database || this.state !== 'open') return;
-    this.logger.error({ err }, 'the call-records database crashed; reopening it (calls go on, writes meanwhile are retried)');
+    this.logger.error({ err }, 'the call-records database crashed; reopening it (calls go on, writes wait for it)');
     this.database = null;
     this.state = 'opening';
     this.lastError = err.message;

@@ -88,6 +88,22 @@ describe('RecordsStore and a crashing embedded database', () => {
     expect(second.closed()).toBe(true);
   });
 
+  it('a database lost before the store listened (between opening and taking it) is reopened all the same', async () => {
+    const first = fakeDatabase('first');
+    const second = fakeDatabase('second');
+    // The loss is reported the moment the store starts listening, as RecordsDatabase does for one that came first.
+    const lostEarly = {
+      ...first.database,
+      onLost: (listener: (err: EmbeddedDatabaseLostError) => void) => listener(crash()),
+    } as unknown as RecordsDatabase;
+    const open = vi.spyOn(RecordsDatabase, 'open').mockResolvedValueOnce(lostEarly).mockResolvedValueOnce(second.database);
+    const s = store();
+    await s.started;
+    expect(await s.ready()).toBe(second.database.db);
+    expect(open).toHaveBeenCalledTimes(2);
+    expect(s.state).toBe('open');
+  });
+
   it('a store closed while reopening closes the database that opens late, and writes fail', async () => {
     const first = fakeDatabase('first');
     const second = fakeDatabase('second');
