@@ -1,5 +1,6 @@
 // Runs the real server (`node dist/main.js`, built by `npm run build`) in a child process on a
-// free port, as a user would run it, and reads its CPU time and memory from /proc (its own and its children's: the embedded database).
+// free port, as a user would run it, and reads its CPU time and memory from /proc (its own and its
+// children's: the embedded database).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -119,24 +120,19 @@ export async function startServer(env: Record<string, string>, opts: StartServer
 /** Linux clock ticks per second (USER_HZ): 100 on every mainstream kernel. */
 const CLOCK_TICKS = 100;
 
-/** CPU time (ms, all threads) a process has used in user and kernel mode, from /proc/<pid>/stat (10 ms resolution). */
 /**
- * User and system CPU time (ms) of a process; for a pid, together with its live descendants (the
- * server's embedded database runs in a child process, and its work is the server's work).
+ * User and system CPU time (ms, all threads) a process has used, from /proc/<pid>/stat (10 ms
+ * resolution); for a pid, with its live descendants (the server's embedded database runs in a child
+ * process, and its work is the server's work).
  */
 export function cpuTimes(pid: number | 'self'): { user: number; system: number } {
   let user = 0;
   let system = 0;
-  for (const p of pid === 'self' ? ['self' as const] : processTree(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      // The command name (field 2) may contain spaces: fields are counted after its closing paren.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      user += (Number(fields[11]) * 1000) / CLOCK_TICKS;
-      system += (Number(fields[12]) * 1000) / CLOCK_TICKS;
-    } catch {
-      // a child that ended meanwhile
-    }
+  for (const stat of readEach(pid, 'stat')) {
+    // The command name (field 2) may contain spaces: fields are counted after its closing paren.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    user += (Number(fields[11]) * 1000) / CLOCK_TICKS;
+    system += (Number(fields[12]) * 1000) / CLOCK_TICKS;
   }
   return { user, system };
 }
@@ -150,36 +146,46 @@ export function cpuTimeMs(pid: number | 'self'): number {
 /** Resident set size in KB, from /proc/<pid>/status (with its live descendants, for a pid). */
 export function rssKb(pid: number | 'self'): number {
   let total = 0;
-  for (const p of pid === 'self' ? ['self' as const] : processTree(pid)) {
-    try {
-      const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      total += match ? Number(match[1]) : NaN;
-    } catch {
-      // a child that ended meanwhile
-    }
+  for (const status of readEach(pid, 'status')) {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    total += match ? Number(match[1]) : NaN;
   }
   return total;
+}
+
+/** /proc/<p>/<file> of `pid` and its live descendants ('self' alone), skipping any that ended meanwhile. */
+function readEach(pid: number | 'self', file: string): string[] {
+  const texts: string[] = [];
+  for (const p of pid === 'self' ? ['self'] : processTree(pid)) {
+    const text = readProc(`/proc/${p}/${file}`);
+    if (text !== null) texts.push(text);
+  }
+  return texts;
 }
 
 /** `pid` and its live descendants, from /proc/<pid>/task/<tid>/children. */
 function processTree(pid: number): number[] {
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) {
-    let tasks: string[];
+    let tasks: string[] = [];
     try {
       tasks = readdirSync(`/proc/${tree[i]}/task`);
     } catch {
-      continue;
+      // gone meanwhile
     }
     for (const tid of tasks) {
-      try {
-        for (const child of readFileSync(`/proc/${tree[i]}/task/${tid}/children`, 'utf8').split(' ')) if (child) tree.push(Number(child));
-      } catch {
-        // gone meanwhile
-      }
+      for (const child of (readProc(`/proc/${tree[i]}/task/${tid}/children`) ?? '').split(' ')) if (child) tree.push(Number(child));
     }
   }
   return tree;
+}
+
+function readProc(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 export function hasProc(): boolean {

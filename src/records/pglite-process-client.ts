@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { withDeadline } from './record-write-queue';
 
 /**
  * The database process: PGlite (PostgreSQL compiled to WebAssembly) runs its queries synchronously
@@ -190,10 +191,10 @@ export class PgliteProcessClient implements PgliteLikeClient {
    */
   async close(): Promise<void> {
     if (this.state !== 'running') return this.exited;
-    let timer: NodeJS.Timeout | undefined;
-    const closing = this.exclusive(() => this.call({ op: 'close' })).catch(() => undefined);
-    await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, EXIT_WAIT_MS)))]);
-    clearTimeout(timer);
+    await withDeadline(
+      this.exclusive(() => this.call({ op: 'close' })),
+      Date.now() + EXIT_WAIT_MS,
+    );
     await this.kill();
   }
 

@@ -117,7 +117,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Waits for `promise`, or until the deadline, whichever comes first (never rejects). */
-function withDeadline(promise: Promise<unknown>, deadlineMs: number): Promise<void> {
+export function withDeadline(promise: Promise<unknown>, deadlineMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     promise.then(

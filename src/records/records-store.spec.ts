@@ -26,6 +26,20 @@ function store(): RecordsStore {
   return new RecordsStore(loadAppConfig({ NODE_ENV: 'test', OPENAI_API_KEY: 'sk-test-0123456789', RECORDS: 'on', DATA_DIR: 'memory://' }));
 }
 
+/** A store whose first database is open, and whose next opening finishes when the test calls `openSecond`. */
+async function openThenReopenOnCue() {
+  const first = fakeDatabase('first');
+  const second = fakeDatabase('second');
+  let finish!: (database: RecordsDatabase) => void;
+  const open = vi
+    .spyOn(RecordsDatabase, 'open')
+    .mockResolvedValueOnce(first.database)
+    .mockImplementationOnce(() => new Promise((resolve) => (finish = resolve)));
+  const s = store();
+  await s.started;
+  return { s, first, second, open, openSecond: () => finish(second.database) };
+}
+
 afterEach(() => {
   vi.restoreAllMocks();
   vi.useRealTimers();
@@ -60,15 +74,7 @@ describe('RecordsStore and a crashing embedded database', () => {
   });
 
   it('a database lost while open is reopened at once; a write meanwhile waits for the new one', async () => {
-    const first = fakeDatabase('first');
-    const second = fakeDatabase('second');
-    let openSecond!: (database: RecordsDatabase) => void;
-    const open = vi
-      .spyOn(RecordsDatabase, 'open')
-      .mockResolvedValueOnce(first.database)
-      .mockImplementationOnce(() => new Promise((resolve) => (openSecond = resolve)));
-    const s = store();
-    await s.started;
+    const { s, first, second, open, openSecond } = await openThenReopenOnCue();
     expect(await s.ready()).toBe(first.database.db);
 
     first.lose();
@@ -76,7 +82,7 @@ describe('RecordsStore and a crashing embedded database', () => {
     expect(open).toHaveBeenCalledTimes(2);
     expect(() => s.db).toThrow(/opening/);
     const waiting = s.ready();
-    openSecond(second.database);
+    openSecond();
     expect(await waiting).toBe(second.database.db);
     expect(s.state).toBe('open');
 
@@ -105,18 +111,11 @@ describe('RecordsStore and a crashing embedded database', () => {
   });
 
   it('a store closed while reopening closes the database that opens late, and writes fail', async () => {
-    const first = fakeDatabase('first');
-    const second = fakeDatabase('second');
-    let openSecond!: (database: RecordsDatabase) => void;
-    vi.spyOn(RecordsDatabase, 'open')
-      .mockResolvedValueOnce(first.database)
-      .mockImplementationOnce(() => new Promise((resolve) => (openSecond = resolve)));
-    const s = store();
-    await s.started;
+    const { s, first, second, openSecond } = await openThenReopenOnCue();
     first.lose();
     const waiting = s.ready();
     await s.close();
-    openSecond(second.database);
+    openSecond();
     await expect(waiting).rejects.toThrow(/closed/);
     await vi.waitFor(() => expect(second.closed()).toBe(true));
   });
