@@ -115,7 +115,10 @@ describe('a database that never answers or is not there', () => {
     const placed = await placeCall(app);
     await talkAndHangUp(placed, 10);
     await expectWritesFailedAndDegraded(app);
-    expect((await fetch(`${app.httpUrl}/calls`, { headers: operatorHeaders(app) })).status).toBe(503);
+    const calls = await fetch(`${app.httpUrl}/calls`, { headers: operatorHeaders(app) });
+    expect(calls.status).toBe(503);
+    // What is wrong and where to look.
+    expect(((await calls.json()) as { message: string }).message).toMatch(/cannot be reached .*GET \/health says why/);
   });
 });
 

@@ -15,9 +15,17 @@ const REOPEN_DELAY_MS = 5_000;
 /** Opening attempts in a row that may end in a crash of the embedded database before waiting REOPEN_DELAY_MS. */
 const CRASHED_OPEN_ATTEMPTS = 3;
 
+/** What a reader of the records API is told, per state: what is wrong and what to do. */
+const UNAVAILABLE_MESSAGES: Record<Exclude<StoreState, 'open'>, string> = {
+  disabled: 'call records are disabled (RECORDS=off): set RECORDS=on and restart to keep them',
+  opening: 'the records database is opening: try again in a few seconds',
+  unavailable: `the records database cannot be reached (retried every ${REOPEN_DELAY_MS / 1000} s): GET /health says why`,
+  closed: 'the records database is closed: the server is shutting down',
+};
+
 export class StoreUnavailableError extends Error {
   constructor(state: StoreState) {
-    super(state === 'disabled' ? 'call records are disabled (RECORDS=off)' : `the records database is ${state}`);
+    super(state === 'open' ? 'the records database is open' : UNAVAILABLE_MESSAGES[state]);
   }
 }
 
